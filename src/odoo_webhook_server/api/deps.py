@@ -1,0 +1,105 @@
+"""Dependencies shared by the routes, defined once as Annotated aliases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Cookie, Depends, Header, Request
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from ..auth.odoo_session import InvalidSession, OdooSession, OdooSessionValidator
+from ..storage.identity import read_identity
+from ..storage.odoo_users import is_webhook_manager
+from ..sync.token import DatabaseIdentity
+
+__all__ = [
+    "CurrentSession",
+    "Database",
+    "Forbidden",
+    "IdentityCache",
+    "Services",
+    "ensure_may_act_for",
+    "get_identity",
+]
+
+Conn = AsyncConnection[tuple[object, ...]]
+
+
+class Forbidden(Exception):
+    """The session's user may not act for another user (403)."""
+
+
+class IdentityCache:
+    """The database identity changes only when the database is copied or
+    restored; re-read it once a minute instead of on every pull."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self._ttl = ttl
+        self._value: DatabaseIdentity | None = None
+        self._read_at = 0.0
+
+    async def get(self, conn: Conn) -> DatabaseIdentity:
+        now = time.monotonic()
+        if self._value is None or now - self._read_at > self._ttl:
+            self._value = await read_identity(conn)
+            self._read_at = now
+        return self._value
+
+
+@dataclass
+class Services:
+    """What the app holds for its lifetime (set up in main.lifespan)."""
+
+    pool: AsyncConnectionPool[Conn]
+    sessions: OdooSessionValidator
+    identity: IdentityCache
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _current_session(
+    request: Request,
+    x_session_id: Annotated[
+        str | None, Header(description="The caller's Odoo session id.")
+    ] = None,
+    session_id: Annotated[
+        str | None, Cookie(description="Odoo's session cookie, if no header.")
+    ] = None,
+) -> OdooSession:
+    sid = (x_session_id or session_id or "").strip()
+    if not sid:
+        raise InvalidSession("Missing Odoo session: send X-Session-Id or the session_id cookie")
+    if len(sid) > 256:
+        raise InvalidSession("Odoo session is invalid or expired")
+    return await _services(request).sessions.validate(sid)
+
+
+async def _connection(request: Request) -> AsyncIterator[Conn]:
+    async with _services(request).pool.connection() as conn:
+        yield conn
+
+
+CurrentSession = Annotated[OdooSession, Depends(_current_session)]
+Database = Annotated[Conn, Depends(_connection)]
+
+
+async def get_identity(request: Request, conn: Conn) -> DatabaseIdentity:
+    return await _services(request).identity.get(conn)
+
+
+async def ensure_may_act_for(session: OdooSession, user_id: int, conn: Conn) -> None:
+    """A user acts for themself; administrators and webhook managers for anyone."""
+    if session.uid == user_id or session.is_admin:
+        return
+    if await is_webhook_manager(conn, session.uid):
+        return
+    raise Forbidden(
+        f"user {session.uid} may not access the sync state of user {user_id}"
+    )

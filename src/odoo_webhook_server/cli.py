@@ -1,0 +1,79 @@
+"""The console command `odoo-webhook-server`.
+
+    odoo-webhook-server [serve] [--host H] [--port P]   the API (production)
+    odoo-webhook-server init-db [--database-url URL]    create the schema
+    odoo-webhook-server demo [--host H] [--port P]      everything, no Odoo needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+from .config import Settings
+
+__all__ = ["main"]
+
+
+def _add_bind(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="odoo-webhook-server",
+        description="Smart sync between Odoo 18 and mobile apps. Configuration comes from the "
+        "environment or .env: DATABASE_URL, ODOO_URL, ODOO_DB (see README).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_bind(parser)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="serve the API (the default)")
+    _add_bind(serve)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    init = commands.add_parser("init-db", help="create the sync tables in an empty database")
+    init.add_argument("--database-url", help="libpq URI (default: DATABASE_URL)")
+    demo = commands.add_parser(
+        "demo", help="run a throwaway PostgreSQL, a simulated Odoo and the API, and print curls"
+    )
+    _add_bind(demo)
+    demo.add_argument("--database-url", help="use this database instead of a throwaway one")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "init-db":
+        from .storage.schema import init_db
+
+        url = args.database_url or Settings().database_url
+        init_db(url)
+        print(f"Schema ready in {url}")
+        return 0
+    if args.command == "demo":
+        from .demo.run import run_demo
+
+        run_demo(args.host, args.port, args.database_url)
+        return 0
+    import uvicorn
+
+    Settings()  # fail now, with a clear message, on bad configuration
+    uvicorn.run(
+        "odoo_webhook_server.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

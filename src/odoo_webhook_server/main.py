@@ -1,0 +1,66 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from . import __version__
+from .api import root
+from .api.deps import IdentityCache, Services
+from .api.errors import install_error_handlers
+from .api.v2 import sync as sync_v2
+from .auth.odoo_session import OdooSessionValidator
+from .config import Settings
+from .storage.pool import make_pool
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings | None = None, *, odoo_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the app. `odoo_transport` lets tests and the demo play Odoo's
+    HTTP endpoints without patching anything."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(
+            settings.database_url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout_seconds,
+        )
+        await pool.open(wait=False)  # start even while PostgreSQL is down: 503 until it is up
+        async with httpx.AsyncClient(
+            transport=odoo_transport, timeout=settings.odoo_timeout_seconds
+        ) as client:
+            app.state.services = Services(
+                pool=pool,
+                sessions=OdooSessionValidator(
+                    client,
+                    odoo_url=settings.odoo_url,
+                    odoo_db=settings.odoo_db,
+                    ttl=settings.session_cache_seconds,
+                ),
+                identity=IdentityCache(),
+            )
+            try:
+                yield
+            finally:
+                await pool.close()
+
+    app = FastAPI(
+        title="odoo-webhook-server",
+        version=__version__,
+        description="Smart sync between Odoo 18 and mobile apps.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(root.router)
+    app.include_router(sync_v2.router)
+    return app

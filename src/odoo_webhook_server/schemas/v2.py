@@ -1,0 +1,137 @@
+"""Request and response bodies of /api/v2/sync (field names from the guide)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from ..sync.events import Event, EventKind
+from ..sync.state import DeviceState
+
+__all__ = ["EventOut", "PullIn", "PullOut", "ResetOut", "StateOut"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _unique(models: list[str]) -> list[str]:
+    return list(dict.fromkeys(models))
+
+
+# Odoo stores naive UTC; the API says so explicitly.
+UtcDatetime = Annotated[
+    datetime,
+    PlainSerializer(
+        lambda d: (d if d.tzinfo else d.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
+        return_type=str,
+    ),
+]
+DeviceId = Annotated[
+    str,
+    Field(min_length=1, max_length=255, description="Unique per device, e.g. androidInfo.id."),
+    AfterValidator(_not_blank),
+]
+ModelName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_.]+$")]
+
+
+class PullIn(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": 2,
+                    "device_id": "mobile-android-abc123",
+                    "app_type": "sales_app",
+                    "limit": 100,
+                }
+            ]
+        },
+    )
+
+    user_id: int = Field(gt=0, le=2**31 - 1, description="The session's own Odoo user id.")
+    device_id: DeviceId
+    app_type: str = Field(
+        min_length=1, max_length=64, description="sales_app, delivery_app, manager_app, ..."
+    )
+    limit: int = Field(100, ge=1, le=500, description="Most raw events taken in one pull.")
+    models_filter: Annotated[list[ModelName], AfterValidator(_unique)] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Narrows the app type's models; part of the device's subscription.",
+    )
+    sync_token: str | None = Field(
+        None,
+        max_length=512,
+        description="The previous response's next_sync_token: acknowledges it. "
+        "Without it, the device's state advances on every pull.",
+    )
+
+
+class EventOut(BaseModel):
+    id: int
+    model: str
+    record_id: int
+    event: EventKind
+    timestamp: UtcDatetime
+    user_id: int | None
+    changed_fields: list[str] | None = Field(
+        description="For write events, the fields that changed; null otherwise."
+    )
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls(
+            id=event.id,
+            model=event.model,
+            record_id=event.record_id,
+            event=event.event,
+            timestamp=event.timestamp,
+            user_id=event.user_id,
+            changed_fields=list(event.changed_fields) if event.event == "write" else None,
+        )
+
+
+class PullOut(BaseModel):
+    status: Literal["success"] = "success"
+    has_updates: bool
+    new_events_count: int
+    events: list[EventOut]
+    next_sync_token: str
+    last_sync_time: UtcDatetime
+    has_more: bool
+
+
+class StateOut(BaseModel):
+    user_id: int
+    device_id: str
+    app_type: str
+    models_filter: list[str] | None
+    last_event_id: int
+    last_sync_time: UtcDatetime | None
+    sync_count: int
+    is_active: bool
+
+    @classmethod
+    def of(cls, state: DeviceState) -> StateOut:
+        return cls(
+            user_id=state.user_id,
+            device_id=state.device_id,
+            app_type=state.app_type,
+            models_filter=list(state.models_filter) if state.models_filter else None,
+            last_event_id=state.last_event_id,
+            last_sync_time=state.last_sync_time,
+            sync_count=state.sync_count,
+            is_active=state.is_active,
+        )
+
+
+class ResetOut(StateOut):
+    status: Literal["success"] = "success"
+    message: str = "Sync state reset: the device starts again from the beginning"

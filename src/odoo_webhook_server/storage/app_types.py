@@ -1,0 +1,37 @@
+"""Reading the app-type mapping (tables webhook_app_type, webhook_app_type_model)."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+
+from ..sync.app_types import ALL_MODELS, AppType
+
+__all__ = ["active_app_type_codes", "find_app_type"]
+
+Conn = AsyncConnection[tuple[object, ...]]
+
+
+async def find_app_type(conn: Conn, code: str) -> AppType | None:
+    cur = await conn.execute(
+        """
+        SELECT t.name, t.all_models,
+               COALESCE(array_agg(m.model ORDER BY m.model)
+                        FILTER (WHERE m.model IS NOT NULL), '{}')
+          FROM webhook_app_type t
+          LEFT JOIN webhook_app_type_model m ON m.app_type_id = t.id
+         WHERE t.code = %s AND t.active
+         GROUP BY t.id
+        """,
+        (code,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    name, all_models, models = row
+    assert isinstance(models, list)
+    return AppType(str(code), str(name), (ALL_MODELS,) if all_models else tuple(models))
+
+
+async def active_app_type_codes(conn: Conn) -> list[str]:
+    cur = await conn.execute("SELECT code FROM webhook_app_type WHERE active ORDER BY code")
+    return [str(code) for (code,) in await cur.fetchall()]

@@ -1,0 +1,70 @@
+"""Reading the event stream (table update_webhook) after a cursor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from psycopg import AsyncConnection
+
+from ..sync.cursor import Cursor
+from ..sync.events import Event, EventKind
+
+__all__ = ["events_after"]
+
+Conn = AsyncConnection[tuple[object, ...]]
+
+_COLUMNS = "e.id, e.txid, e.model, e.record_id, e.event, e.timestamp, e.user_id, e.changed_fields"
+
+# Only transactions older than the snapshot's xmin are final: every event of
+# theirs is visible now and no new one can appear behind the cursor.
+_ALL_MODELS = f"""
+SELECT {_COLUMNS}
+  FROM update_webhook e
+ WHERE (e.txid, e.id) > (%(txid)s, %(event_id)s)
+   AND e.txid < txid_snapshot_xmin(txid_current_snapshot())
+ ORDER BY e.txid, e.id
+ LIMIT %(limit)s
+"""
+
+# One index range scan on (model, txid, id) per model, merged: cost depends on
+# the batch size, not on how many events of other models lie in between.
+_SOME_MODELS = f"""
+SELECT {_COLUMNS}
+  FROM unnest(%(models)s::varchar[]) AS wanted(model)
+ CROSS JOIN LATERAL (
+        SELECT * FROM update_webhook x
+         WHERE x.model = wanted.model
+           AND (x.txid, x.id) > (%(txid)s, %(event_id)s)
+           AND x.txid < txid_snapshot_xmin(txid_current_snapshot())
+         ORDER BY x.txid, x.id
+         LIMIT %(limit)s) e
+ ORDER BY e.txid, e.id
+ LIMIT %(limit)s
+"""
+
+
+async def events_after(
+    conn: Conn, cursor: Cursor, models: tuple[str, ...] | None, limit: int
+) -> list[Event]:
+    """Up to `limit` final events after `cursor`, of `models` (None = all)."""
+    params: dict[str, object] = {
+        "txid": cursor.txid,
+        "event_id": cursor.event_id,
+        "limit": limit,
+        "models": list(models or ()),
+    }
+    cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
+    return [
+        Event(
+            id=cast(int, row[0]),
+            txid=cast(int, row[1]),
+            model=cast(str, row[2]),
+            record_id=cast(int, row[3]),
+            event=cast(EventKind, row[4]),
+            timestamp=cast(datetime, row[5]),
+            user_id=cast("int | None", row[6]),
+            changed_fields=tuple(f for f in cast(str, row[7] or "").split(",") if f),
+        )
+        for row in await cur.fetchall()
+    ]

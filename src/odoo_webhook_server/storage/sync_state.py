@@ -1,0 +1,137 @@
+"""Reading and writing device states (table user_sync_state)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from psycopg import AsyncConnection
+
+from ..sync.cursor import Cursor
+from ..sync.state import DeviceState
+
+__all__ = ["find_state", "lock_or_create_state", "record_pull", "reset_state"]
+
+Conn = AsyncConnection[tuple[object, ...]]
+
+_COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, last_sync_time,
+              sync_count, is_active, ack_txid, issued_txid, issued_event_id"""
+
+
+def _state(row: tuple[object, ...]) -> DeviceState:
+    models_filter = cast("str | None", row[4])
+    return DeviceState(
+        id=cast(int, row[0]),
+        user_id=cast(int, row[1]),
+        device_id=cast(str, row[2]),
+        app_type=cast(str, row[3]),
+        models_filter=tuple(models_filter.split(",")) if models_filter else None,
+        last_event_id=cast("int | None", row[5]) or 0,
+        last_sync_time=cast("datetime | None", row[6]),
+        sync_count=cast("int | None", row[7]) or 0,
+        is_active=bool(row[8]),
+        acknowledged=Cursor(cast(int, row[9]), cast("int | None", row[5]) or 0),
+        issued=Cursor(cast(int, row[10]), cast(int, row[11])),
+    )
+
+
+def _join(models: tuple[str, ...] | None) -> str | None:
+    return ",".join(models) if models else None
+
+
+async def find_state(conn: Conn, user_id: int, device_id: str) -> DeviceState | None:
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM user_sync_state WHERE user_id = %s AND device_id = %s",
+        (user_id, device_id),
+    )
+    row = await cur.fetchone()
+    return _state(row) if row else None
+
+
+async def lock_or_create_state(
+    conn: Conn,
+    user_id: int,
+    device_id: str,
+    app_type: str,
+    models_filter: tuple[str, ...] | None,
+) -> DeviceState:
+    """The device's state, locked until the end of the transaction: pulls of
+    one device are serialised, pulls of different devices never wait."""
+    select = f"""SELECT {_COLUMNS} FROM user_sync_state
+                 WHERE user_id = %s AND device_id = %s FOR UPDATE"""
+    cur = await conn.execute(select, (user_id, device_id))
+    row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute(
+            f"""
+            INSERT INTO user_sync_state
+                   (user_id, device_id, app_type, models_filter, last_event_id, sync_count,
+                    is_active, create_uid, create_date, write_uid, write_date)
+            VALUES (%(user_id)s, %(device_id)s, %(app_type)s, %(models_filter)s, 0, 0, true,
+                    %(user_id)s, now() AT TIME ZONE 'UTC', %(user_id)s,
+                    now() AT TIME ZONE 'UTC')
+            ON CONFLICT (user_id, device_id) DO NOTHING
+            RETURNING {_COLUMNS}
+            """,
+            {
+                "user_id": user_id,
+                "device_id": device_id,
+                "app_type": app_type,
+                "models_filter": _join(models_filter),
+            },
+        )
+        row = await cur.fetchone()
+        if row is None:  # another pull of this device created it meanwhile
+            cur = await conn.execute(select, (user_id, device_id))
+            row = await cur.fetchone()
+    assert row is not None
+    return _state(row)
+
+
+async def record_pull(
+    conn: Conn,
+    state: DeviceState,
+    *,
+    app_type: str,
+    models_filter: tuple[str, ...] | None,
+    acknowledged: Cursor,
+    issued: Cursor,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE user_sync_state
+           SET app_type = %s, models_filter = %s,
+               ack_txid = %s, last_event_id = %s, issued_txid = %s, issued_event_id = %s,
+               last_sync_time = %s, sync_count = COALESCE(sync_count, 0) + 1,
+               is_active = true, write_uid = user_id, write_date = %s
+         WHERE id = %s
+        """,
+        (
+            app_type,
+            _join(models_filter),
+            acknowledged.txid,
+            acknowledged.event_id,
+            issued.txid,
+            issued.event_id,
+            now,
+            now,
+            state.id,
+        ),
+    )
+
+
+async def reset_state(conn: Conn, user_id: int, device_id: str) -> DeviceState | None:
+    """Back to the beginning of the stream; history (sync_count) is kept."""
+    cur = await conn.execute(
+        f"""
+        UPDATE user_sync_state
+           SET ack_txid = 0, last_event_id = 0, issued_txid = 0, issued_event_id = 0,
+               write_date = now() AT TIME ZONE 'UTC'
+         WHERE user_id = %s AND device_id = %s
+        RETURNING {_COLUMNS}
+        """,
+        (user_id, device_id),
+    )
+    row = await cur.fetchone()
+    return _state(row) if row else None

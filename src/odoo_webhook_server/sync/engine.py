@@ -1,0 +1,147 @@
+"""Pull, state and reset: the sync protocol over one database connection.
+
+Each call is one short transaction of a few indexed statements. The device's
+state row is locked for the duration of a pull, so concurrent pulls of one
+device are serialised while different devices never wait for each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from psycopg import AsyncConnection
+
+from ..storage import app_types as app_type_store
+from ..storage import events as event_store
+from ..storage import sync_state as state_store
+from . import token as sync_token
+from .coalesce import coalesce
+from .cursor import Cursor
+from .errors import (
+    InvalidSyncToken,
+    ModelsOutsideAppType,
+    StaleSyncToken,
+    StateNotFound,
+    SubscriptionChanged,
+    UnknownAppType,
+)
+from .events import Event
+from .state import DeviceState
+from .token import DatabaseIdentity, TokenClaims
+
+__all__ = ["PullRequest", "PullResult", "get_state", "pull", "reset"]
+
+Conn = AsyncConnection[tuple[object, ...]]
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    user_id: int
+    device_id: str
+    app_type: str
+    limit: int = 100
+    models_filter: tuple[str, ...] | None = None
+    sync_token: str | None = None
+
+
+@dataclass(frozen=True)
+class PullResult:
+    events: list[Event]
+    raw_events_count: int
+    next_sync_token: str
+    last_sync_time: datetime
+    has_more: bool
+    state: DeviceState
+
+
+def _utcnow() -> datetime:
+    # Odoo stores naive UTC datetimes.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def _subscription(
+    conn: Conn, app_type_code: str, models_filter: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """The models the device receives; None means every model."""
+    app_type = await app_type_store.find_app_type(conn, app_type_code)
+    if app_type is None:
+        raise UnknownAppType(app_type_code, await app_type_store.active_app_type_codes(conn))
+    if models_filter is None:
+        return None if app_type.all_models else app_type.models
+    if not app_type.all_models:
+        outside = [m for m in models_filter if m not in app_type.models]
+        if outside:
+            raise ModelsOutsideAppType(app_type_code, outside)
+    return models_filter
+
+
+def _start_cursor(
+    identity: DatabaseIdentity, state: DeviceState, token: str | None
+) -> tuple[Cursor, bool]:
+    """Where this pull starts, and whether the device acknowledged it."""
+    if token is None:
+        # A client that never sends tokens (guide v2.0) advances on every pull.
+        return state.issued, False
+    claims: TokenClaims = sync_token.read(identity, token)
+    if claims.state_id != state.id or claims.user_id != state.user_id:
+        raise InvalidSyncToken("sync_token belongs to another device")
+    if not state.acknowledged <= claims.cursor <= state.issued:
+        raise StaleSyncToken(
+            "sync_token does not match this device's sync state (it was reset, "
+            "superseded, or the database was restored); reload your data and reset"
+        )
+    return claims.cursor, True
+
+
+async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> PullResult:
+    async with conn.transaction():
+        models = await _subscription(conn, request.app_type, request.models_filter)
+        state = await state_store.lock_or_create_state(
+            conn, request.user_id, request.device_id, request.app_type, request.models_filter
+        )
+        if (state.app_type, state.models_filter) != (request.app_type, request.models_filter):
+            if not state.at_start:
+                raise SubscriptionChanged(
+                    f"device {request.device_id!r} syncs app_type {state.app_type!r}"
+                    f" with models_filter {list(state.models_filter or []) or None};"
+                    " reset its sync state before changing them"
+                )
+        start, acknowledged = _start_cursor(identity, state, request.sync_token)
+        batch = await event_store.events_after(conn, start, models, request.limit + 1)
+        has_more = len(batch) > request.limit
+        batch = batch[: request.limit]
+        end = Cursor(batch[-1].txid, batch[-1].id) if batch else start
+        now = _utcnow()
+        await state_store.record_pull(
+            conn,
+            state,
+            app_type=request.app_type,
+            models_filter=request.models_filter,
+            acknowledged=start if acknowledged else end,
+            issued=end,
+            now=now,
+        )
+    return PullResult(
+        events=coalesce(batch),
+        raw_events_count=len(batch),
+        next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, end)),
+        last_sync_time=now,
+        has_more=has_more,
+        state=state,
+    )
+
+
+async def get_state(conn: Conn, user_id: int, device_id: str) -> DeviceState:
+    state = await state_store.find_state(conn, user_id, device_id)
+    if state is None:
+        raise StateNotFound()
+    return state
+
+
+async def reset(conn: Conn, user_id: int, device_id: str) -> DeviceState:
+    async with conn.transaction():
+        state = await state_store.reset_state(conn, user_id, device_id)
+    if state is None:
+        raise StateNotFound()
+    return state

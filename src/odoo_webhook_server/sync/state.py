@@ -1,0 +1,30 @@
+"""A device's sync state (table user_sync_state), as the engine sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .cursor import Cursor
+
+__all__ = ["DeviceState"]
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    id: int
+    user_id: int
+    device_id: str
+    app_type: str
+    models_filter: tuple[str, ...] | None
+    last_event_id: int
+    last_sync_time: datetime | None
+    sync_count: int
+    is_active: bool
+    acknowledged: Cursor  # what the device has confirmed
+    issued: Cursor  # what the last response handed out
+
+    @property
+    def at_start(self) -> bool:
+        """Nothing delivered since creation or the last reset."""
+        return self.issued == Cursor(0, 0)

@@ -1,0 +1,93 @@
+"""The opaque sync token handed to a device in `next_sync_token`.
+
+A token names the database that minted it (Odoo's `database.uuid` plus an
+epoch that changes when the database is copied or restored into another
+cluster), the device state it belongs to, and a cursor; it is signed with
+HMAC-SHA256 under Odoo's `database.secret`, so it cannot be forged.
+The engine then checks the cursor against the state's acknowledged and
+issued positions, which catches tokens minted by a restored or copied
+history even when uuid and epoch agree.
+
+Layout: ``v1.<base64url payload>.<base64url signature>``, the payload being
+``uuid:epoch:state_id:user_id:txid:event_id``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from .cursor import Cursor
+from .errors import InvalidSyncToken, StaleSyncToken
+
+__all__ = ["DatabaseIdentity", "TokenClaims", "mint", "read"]
+
+_VERSION = "v1"
+_SIGNATURE_BYTES = 16
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    uuid: str
+    epoch: str
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    state_id: int
+    user_id: int
+    cursor: Cursor
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(identity: DatabaseIdentity, payload: bytes) -> bytes:
+    return hmac.new(identity.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+
+def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
+    payload = ":".join(
+        (
+            identity.uuid,
+            identity.epoch,
+            str(claims.state_id),
+            str(claims.user_id),
+            str(claims.cursor.txid),
+            str(claims.cursor.event_id),
+        )
+    ).encode("ascii")
+    return f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}"
+
+
+def read(identity: DatabaseIdentity, token: str) -> TokenClaims:
+    """Check a token's origin and signature; the caller checks the claims."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != _VERSION:
+        raise InvalidSyncToken("sync_token is malformed")
+    try:
+        payload = _unb64(parts[1])
+        signature = _unb64(parts[2])
+        uuid, epoch, state_id, user_id, txid, event_id = payload.decode("ascii").split(":")
+        claims = TokenClaims(int(state_id), int(user_id), Cursor(int(txid), int(event_id)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidSyncToken("sync_token is malformed") from None
+    if (uuid, epoch) != (identity.uuid, identity.epoch):
+        # Checked before the signature: another copy of the database has
+        # another secret too, and the device needs to hear "resync", not "forged".
+        raise StaleSyncToken(
+            "sync_token was issued by another copy of this database "
+            "(it was duplicated or restored); reload your data and reset the sync state"
+        )
+    if not hmac.compare_digest(signature, _sign(identity, payload)):
+        raise InvalidSyncToken("sync_token was not issued by this server")
+    return claims
