@@ -1,5 +1,5 @@
 """The schema: tables.sql (what Odoo's ORM creates for the addon) and
-extras.sql (what the ORM cannot express; the addon runs it too)."""
+extras_<table>.sql (what the ORM cannot express; the addon runs them too)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import psycopg
 
 from ..sync.app_types import DEFAULT_APP_TYPES
 
-__all__ = ["extras_sql", "init_db", "seed_app_types_sql", "tables_sql"]
+__all__ = ["EXTRA_TABLES", "extras_sql", "init_db", "seed_app_types_sql", "tables_sql"]
 
 
 def _read(name: str) -> str:
@@ -22,8 +22,14 @@ def tables_sql() -> str:
     return _read("tables.sql")
 
 
-def extras_sql() -> str:
-    return _read("extras.sql")
+EXTRA_TABLES = ("update_webhook", "user_sync_state")
+
+
+def extras_sql(table: str) -> str:
+    """Idempotent DDL for `table` that Odoo's ORM cannot express."""
+    if table not in EXTRA_TABLES:
+        raise ValueError(f"no extras for table {table!r}")
+    return _read(f"extras_{table}.sql")
 
 
 def seed_app_types_sql() -> list[tuple[str, tuple[object, ...]]]:
@@ -57,7 +63,8 @@ def init_db(conninfo: str) -> None:
     """Create the schema in a database (idempotent) and seed the defaults."""
     with psycopg.connect(conninfo, autocommit=False) as conn:
         conn.execute(tables_sql())
-        conn.execute(extras_sql())
+        for table in EXTRA_TABLES:
+            conn.execute(extras_sql(table))
         for statement, params in seed_app_types_sql():
             conn.execute(statement, params)  # type: ignore[arg-type]
         for key, value in (

@@ -6,7 +6,7 @@
 -- demos, benchmarks); in a real Odoo the addon's models create the same
 -- tables and the addon's test test_schema compares both, column by column.
 -- Foreign keys to res_users are left to Odoo: a bare database has no res_users.
--- What the ORM cannot express (transaction ids, cursor indexes) is in extras.sql.
+-- What the ORM cannot express (transaction ids, cursor indexes) is in extras_<table>.sql.
 
 CREATE TABLE IF NOT EXISTS update_webhook (
     id               SERIAL NOT NULL PRIMARY KEY,

@@ -1,4 +1,4 @@
--- What the sync engine needs beyond the columns Odoo's ORM creates.
+-- What the sync engine needs in update_webhook beyond what Odoo's ORM creates.
 -- Idempotent: run by `odoo-webhook-server init-db` after tables.sql and by the
 -- addon's model init() on every install/upgrade (Odoo has no bigint field).
 -- Works on PostgreSQL 12+ (txid_* functions; xid8 arrived in 13).
@@ -9,10 +9,3 @@
 ALTER TABLE update_webhook ADD COLUMN IF NOT EXISTS txid int8 NOT NULL DEFAULT txid_current();
 CREATE INDEX IF NOT EXISTS update_webhook_txid_id_index ON update_webhook (txid, id);
 CREATE INDEX IF NOT EXISTS update_webhook_model_txid_id_index ON update_webhook (model, txid, id);
-
--- A device's position is a (txid, event id) pair. "ack" is what the device
--- has confirmed (last_event_id holds its event id, as in the guide);
--- "issued" is what the last response handed out in next_sync_token.
-ALTER TABLE user_sync_state ADD COLUMN IF NOT EXISTS ack_txid int8 NOT NULL DEFAULT 0;
-ALTER TABLE user_sync_state ADD COLUMN IF NOT EXISTS issued_txid int8 NOT NULL DEFAULT 0;
-ALTER TABLE user_sync_state ADD COLUMN IF NOT EXISTS issued_event_id int4 NOT NULL DEFAULT 0;
