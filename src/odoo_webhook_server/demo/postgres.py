@@ -95,11 +95,11 @@ class TemporaryPostgres:
         if not self.durable:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
                         "-c", "full_page_writes=off"]
-        log = open(self.directory / "postgres.log", "ab")  # noqa: SIM115 - lives with the server
-        self._process = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", str(self.datadir), *options],
-            stdout=log, stderr=subprocess.STDOUT, user=self._run_as,
-        )
+        with open(self.directory / "postgres.log", "ab") as log:
+            self._process = subprocess.Popen(
+                [str(self.bindir / "postgres"), "-D", str(self.datadir), *options],
+                stdout=log, stderr=subprocess.STDOUT, user=self._run_as,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

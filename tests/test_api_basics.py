@@ -1,0 +1,67 @@
+"""GET /, the guide's three "Testing" calls, and the OpenAPI docs."""
+
+from __future__ import annotations
+
+from .conftest import Stack
+
+
+def test_root_reports_smart_sync_active(stack: Stack) -> None:
+    with stack.client(None) as client:
+        body = client.get("/").json()
+    assert body["status"] == "running"
+    assert body["services"]["smart_sync"] == "active"
+    assert body["version"] == "2.0.0"
+
+
+def test_docs_are_served(stack: Stack) -> None:
+    with stack.client(None) as client:
+        assert client.get("/docs").status_code == 200
+        paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v2/sync/pull", "/api/v2/sync/state", "/api/v2/sync/reset"} <= set(paths)
+
+
+def test_guide_testing_sequence(stack: Stack) -> None:
+    stack.write(("sale.order", 1, "create"), ("res.partner", 9, "write", ("phone",)))
+    stack.write(("stock.picking", 3, "create"))
+    body = {"user_id": 2, "device_id": "test-device-123", "app_type": "sales_app", "limit": 10}
+    with stack.client("admin") as client:
+        first = client.post("/api/v2/sync/pull", json=body)
+        assert first.status_code == 200
+        pulled = first.json()
+        assert pulled["status"] == "success"
+        assert pulled["has_updates"] is True
+        assert pulled["new_events_count"] == 2
+        assert [(e["model"], e["record_id"], e["event"]) for e in pulled["events"]] == [
+            ("sale.order", 1, "create"),
+            ("res.partner", 9, "write"),
+        ]
+        assert pulled["events"][1]["changed_fields"] == ["phone"]
+        assert pulled["has_more"] is False
+        assert isinstance(pulled["next_sync_token"], str) and pulled["next_sync_token"]
+
+        state = client.get(
+            "/api/v2/sync/state", params={"user_id": 2, "device_id": "test-device-123"}
+        )
+        assert state.status_code == 200
+        assert state.json() == {
+            "user_id": 2,
+            "device_id": "test-device-123",
+            "app_type": "sales_app",
+            "models_filter": None,
+            "last_event_id": pulled["events"][-1]["id"],
+            "last_sync_time": pulled["last_sync_time"],
+            "sync_count": 1,
+            "is_active": True,
+        }
+
+        again = client.post("/api/v2/sync/pull", json=body).json()
+        assert again["has_updates"] is False and again["events"] == []
+
+        reset = client.post(
+            "/api/v2/sync/reset", params={"user_id": 2, "device_id": "test-device-123"}
+        )
+        assert reset.status_code == 200
+        assert reset.json()["last_event_id"] == 0
+
+        replay = client.post("/api/v2/sync/pull", json=body).json()
+        assert [e["id"] for e in replay["events"]] == [e["id"] for e in pulled["events"]]
