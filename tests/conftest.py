@@ -103,6 +103,7 @@ class Stack:
     base_url: str
     database_url: str
     odoo: FakeOdoo
+    odoo_url: str
     sessions: dict[str, str] = field(default_factory=dict)
 
     def sid(self, login: str) -> str:
@@ -148,4 +149,4 @@ def stack(database_url: str, fake_odoo: FakeOdoo) -> Iterator[Stack]:
         serve_in_thread(fake_odoo.app()) as odoo_url,
         serve_in_thread(create_app(settings_for(database_url, odoo_url))) as base_url,
     ):
-        yield Stack(base_url, database_url, fake_odoo)
+        yield Stack(base_url, database_url, fake_odoo, odoo_url)

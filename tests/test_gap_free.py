@@ -1,0 +1,148 @@
+"""Nothing is skipped: events of transactions that commit out of id order,
+concurrent writers of very different lengths, rolled-back transactions."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from datetime import UTC, datetime
+
+import psycopg
+
+from odoo_webhook_server.storage.capture import CapturedChange, insert_events_sql
+
+from .conftest import Stack
+
+
+def _insert(conn: psycopg.Connection[tuple[object, ...]], record_ids: list[int]) -> None:
+    sql, params = insert_events_sql(
+        [CapturedChange("res.partner", rid, "create") for rid in record_ids],
+        user_id=2,
+        now=datetime.now(UTC).replace(tzinfo=None),
+    )
+    conn.execute(sql, params)  # type: ignore[arg-type]
+
+
+def test_a_long_transaction_committing_late_is_not_skipped(stack: Stack) -> None:
+    """Event 1 (long transaction) commits after event 2 (short one) was
+    committed: a plain `id > last` cursor would lose event 1."""
+    with psycopg.connect(stack.database_url) as long_tx:
+        _insert(long_tx, [1])  # gets the lower id, stays open
+        stack.write(("res.partner", 2, "create"))  # commits first
+        first = stack.pull().json()
+        # Event 2 is held back while the older transaction may still commit.
+        assert first["events"] == []
+        long_tx.commit()
+    second = stack.pull().json()
+    assert [e["record_id"] for e in second["events"]] == [1, 2]
+    assert stack.pull().json()["events"] == []
+
+
+def test_rolled_back_events_never_appear(stack: Stack) -> None:
+    with psycopg.connect(stack.database_url) as conn:
+        _insert(conn, [10, 11])
+        conn.rollback()
+    stack.write(("res.partner", 12, "create"))
+    assert [e["record_id"] for e in stack.pull().json()["events"]] == [12]
+
+
+def test_concurrent_writers_and_pullers_deliver_every_committed_event(stack: Stack) -> None:
+    """Writers of very different lengths (some hold their inserts open for
+    1-1.5 s) race pullers with small batches; after quiescence every device
+    has every committed event exactly once (no-token devices) or at least
+    once (token devices), and nothing of a rolled-back transaction."""
+    rng = random.Random(2026)
+    record_ids = itertools.count(1)
+    ids_lock = threading.Lock()
+    committed: set[int] = set()
+    rolled_back: set[int] = set()
+    outcome_lock = threading.Lock()
+
+    def writer(seed: int) -> None:
+        local = random.Random(seed)
+        with psycopg.connect(stack.database_url) as conn:
+            for _ in range(12):
+                with ids_lock:
+                    batch = [next(record_ids) for _ in range(local.randint(1, 4))]
+                _insert(conn, batch)
+                roll = local.random()
+                time.sleep(local.uniform(1.0, 1.5) if roll < 0.15 else local.uniform(0, 0.03))
+                if local.random() < 0.2:
+                    conn.rollback()
+                    with outcome_lock:
+                        rolled_back.update(batch)
+                else:
+                    conn.commit()
+                    with outcome_lock:
+                        committed.update(batch)
+
+    devices = {f"plain-{i}": False for i in range(3)} | {f"acked-{i}": True for i in range(3)}
+    received: dict[str, list[int]] = {name: [] for name in devices}
+    writers_done = threading.Event()
+    failures: list[str] = []
+
+    def puller(device: str, uses_token: bool) -> None:
+        token = None
+        with stack.client("admin") as client:
+            while True:
+                done_before_pull = writers_done.is_set()
+                body: dict[str, object] = {
+                    "user_id": 2,
+                    "device_id": device,
+                    "app_type": "manager_app",
+                    "limit": 7,
+                }
+                if uses_token and token:
+                    body["sync_token"] = token
+                response = client.post("/api/v2/sync/pull", json=body)
+                if response.status_code != 200:
+                    failures.append(f"{device}: {response.status_code} {response.text}")
+                    return
+                data = response.json()
+                received[device] += [e["record_id"] for e in data["events"]]
+                token = data["next_sync_token"]
+                if done_before_pull and not data["has_more"] and not data["events"]:
+                    return
+                time.sleep(rng.uniform(0, 0.05))
+
+    writer_threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(6)]
+    puller_threads = [threading.Thread(target=puller, args=item) for item in devices.items()]
+    for thread in writer_threads + puller_threads:
+        thread.start()
+    for thread in writer_threads:
+        thread.join()
+    writers_done.set()
+    for thread in puller_threads:
+        thread.join(timeout=120)
+    assert not failures
+    assert committed and rolled_back
+    for device, uses_token in devices.items():
+        got = received[device]
+        assert set(got) == committed, device
+        assert not set(got) & rolled_back, device
+        if not uses_token:
+            assert len(got) == len(set(got)), f"{device} received duplicates"
+
+    # The race really happened: some events reached devices in another order
+    # than their ids (a later id committed first), which `id > last` loses.
+    assert any(got != sorted(got) for got in received.values())
+
+
+def test_pull_waits_only_for_older_open_transactions(stack: Stack) -> None:
+    stack.write(("res.partner", 1, "create"))
+    with psycopg.connect(stack.database_url) as newer_tx:
+        # A transaction that starts after event 1 committed does not hold it back.
+        _insert(newer_tx, [2])
+        assert [e["record_id"] for e in stack.pull().json()["events"]] == [1]
+        newer_tx.commit()
+    assert [e["record_id"] for e in stack.pull().json()["events"]] == [2]
+
+
+def test_server_does_not_hold_back_on_idle_clients(stack: Stack) -> None:
+    """A reader transaction (no writes) does not delay delivery."""
+    stack.write(("res.partner", 1, "create"))
+    with psycopg.connect(stack.database_url) as reader:
+        reader.execute("SELECT count(*) FROM update_webhook").fetchone()
+        assert [e["record_id"] for e in stack.pull().json()["events"]] == [1]
