@@ -93,7 +93,7 @@ def write_events(
     captured = [c if isinstance(c, CapturedChange) else CapturedChange(*c) for c in changes]
     sql, params = insert_events_sql(captured, user_id=user_id, now=utcnow())
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql, params)  # type: ignore[arg-type]
+        conn.execute(sql, params)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from odoo_webhook_server.storage.capture import CapturedChange
+
 from .conftest import Stack
 
 
@@ -21,7 +23,7 @@ def test_docs_are_served(stack: Stack) -> None:
 
 
 def test_guide_testing_sequence(stack: Stack) -> None:
-    stack.write(("sale.order", 1, "create"), ("res.partner", 9, "write", ("phone",)))
+    stack.write(("sale.order", 1, "create"), CapturedChange("res.partner", 9, "write", ("phone",)))
     stack.write(("stock.picking", 3, "create"))
     body = {"user_id": 2, "device_id": "test-device-123", "app_type": "sales_app", "limit": 10}
     with stack.client("admin") as client:

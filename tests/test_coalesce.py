@@ -73,7 +73,9 @@ def test_device_receives_one_event_per_record(stack: Stack) -> None:
     stack.write(("sale.order", 5, "create"), ("sale.order", 5, "unlink"))
     stack.write(CapturedChange("res.partner", 3, "write", ("name",)), ("res.partner", 3, "unlink"))
     body = stack.pull().json()
-    assert [(e["model"], e["record_id"], e["event"], e["changed_fields"]) for e in body["events"]] == [
+    assert [
+        (e["model"], e["record_id"], e["event"], e["changed_fields"]) for e in body["events"]
+    ] == [
         ("res.partner", 1, "create", None),
         ("res.partner", 2, "write", ["phone", "email"]),
         ("res.partner", 3, "unlink", None),

@@ -24,9 +24,12 @@ def test_two_devices_of_one_user_are_independent(stack: Stack) -> None:
     assert _seen(tablet) == [("res.partner", 1), ("res.partner", 2)]
     # Resetting the tablet does not move the phone.
     with stack.client("alice") as client:
-        assert client.post(
-            "/api/v2/sync/reset", params={"user_id": 6, "device_id": "tablet"}
-        ).status_code == 200
+        assert (
+            client.post(
+                "/api/v2/sync/reset", params={"user_id": 6, "device_id": "tablet"}
+            ).status_code
+            == 200
+        )
     assert _seen(stack.pull("alice", device_id="phone", app_type="sales_app").json()) == [
         ("res.partner", 2)
     ]
@@ -67,9 +70,12 @@ def test_unknown_app_type_is_refused_with_the_valid_ones(stack: Stack) -> None:
     assert error["valid"] == ["delivery_app", "manager_app", "sales_app"]
     assert "delivery_app, manager_app, sales_app" in error["msg"]
     with stack.client() as client:
-        assert client.get(
-            "/api/v2/sync/state", params={"user_id": 2, "device_id": "device-1"}
-        ).status_code == 404
+        assert (
+            client.get(
+                "/api/v2/sync/state", params={"user_id": 2, "device_id": "device-1"}
+            ).status_code
+            == 404
+        )
 
 
 def test_app_types_are_data_and_changes_apply_at_once(stack: Stack) -> None:

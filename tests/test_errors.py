@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -13,7 +15,7 @@ from odoo_webhook_server.storage.schema import init_db
 
 from .conftest import Stack, settings_for
 
-GOOD = {"user_id": 2, "device_id": "phone", "app_type": "sales_app", "limit": 10}
+GOOD: dict[str, Any] = {"user_id": 2, "device_id": "phone", "app_type": "sales_app", "limit": 10}
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,7 @@ GOOD = {"user_id": 2, "device_id": "phone", "app_type": "sales_app", "limit": 10
     ],
 )
 def test_bad_pull_fields_are_422_naming_the_field(
-    stack: Stack, change: dict[str, object], field: str
+    stack: Stack, change: dict[str, Any], field: str
 ) -> None:
     response = stack.pull(**{**GOOD, **change})
     assert response.status_code == 422
@@ -69,12 +71,13 @@ def test_malformed_json_is_422(stack: Stack) -> None:
 
 def test_bad_query_parameters_are_422(stack: Stack) -> None:
     with stack.client() as client:
-        for params in (
+        queries: list[dict[str, Any]] = [
             {"user_id": "x", "device_id": "phone"},
             {"device_id": "phone"},
             {"user_id": 2, "device_id": ""},
             {"user_id": 2},
-        ):
+        ]
+        for params in queries:
             response = client.get("/api/v2/sync/state", params=params)
             assert response.status_code == 422, params
 

@@ -22,7 +22,7 @@ def _insert(conn: psycopg.Connection[tuple[object, ...]], record_ids: list[int])
         user_id=2,
         now=datetime.now(UTC).replace(tzinfo=None),
     )
-    conn.execute(sql, params)  # type: ignore[arg-type]
+    conn.execute(sql, params)
 
 
 def test_a_long_transaction_committing_late_is_not_skipped(stack: Stack) -> None:

@@ -1,8 +1,8 @@
 """The console command `odoo-webhook-server`.
 
-    odoo-webhook-server [serve] [--host H] [--port P]   the API (production)
-    odoo-webhook-server init-db [--database-url URL]    create the schema
-    odoo-webhook-server demo [--host H] [--port P]      everything, no Odoo needed
+odoo-webhook-server [serve] [--host H] [--port P]   the API (production)
+odoo-webhook-server init-db [--database-url URL]    create the schema
+odoo-webhook-server demo [--host H] [--port P]      everything, no Odoo needed
 """
 
 from __future__ import annotations

@@ -66,9 +66,7 @@ def _services(request: Request) -> Services:
 
 async def _current_session(
     request: Request,
-    x_session_id: Annotated[
-        str | None, Header(description="The caller's Odoo session id.")
-    ] = None,
+    x_session_id: Annotated[str | None, Header(description="The caller's Odoo session id.")] = None,
     session_id: Annotated[
         str | None, Cookie(description="Odoo's session cookie, if no header.")
     ] = None,
@@ -100,6 +98,4 @@ async def ensure_may_act_for(session: OdooSession, user_id: int, conn: Conn) -> 
         return
     if await is_webhook_manager(conn, session.uid):
         return
-    raise Forbidden(
-        f"user {session.uid} may not access the sync state of user {user_id}"
-    )
+    raise Forbidden(f"user {session.uid} may not access the sync state of user {user_id}")

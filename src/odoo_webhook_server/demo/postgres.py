@@ -37,9 +37,11 @@ def find_postgres_bindir() -> Path:
     if initdb:
         candidates.append(str(Path(os.path.realpath(initdb)).parent))
     for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (
-            Path(candidate) / "postgres"
-        ).exists():
+        if (
+            candidate
+            and (Path(candidate) / "initdb").exists()
+            and (Path(candidate) / "postgres").exists()
+        ):
             return Path(candidate)
     raise PostgresNotFound(
         "No PostgreSQL server found: install it (Debian/Ubuntu: apt-get install postgresql) "
@@ -79,26 +81,54 @@ class TemporaryPostgres:
 
     def start(self) -> str:
         subprocess.run(
-            [str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-             "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"],
-            check=True, capture_output=True, user=self._run_as,
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ],
+            check=True,
+            capture_output=True,
+            user=self._run_as,
         )
         self._launch()
         return self.url
 
     def _launch(self) -> None:
         options = [
-            "-c", "listen_addresses=127.0.0.1", "-p", str(self.port),
-            "-c", f"unix_socket_directories={self.directory}",
-            "-c", "max_connections=200", "-c", "shared_buffers=256MB",
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-p",
+            str(self.port),
+            "-c",
+            f"unix_socket_directories={self.directory}",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=256MB",
         ]
         if not self.durable:
-            options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                        "-c", "full_page_writes=off"]
+            options += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         with open(self.directory / "postgres.log", "ab") as log:
             self._process = subprocess.Popen(
                 [str(self.bindir / "postgres"), "-D", str(self.datadir), *options],
-                stdout=log, stderr=subprocess.STDOUT, user=self._run_as,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=self._run_as,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -19,9 +19,7 @@ __all__ = ["run_demo"]
 
 def _curl_commands(base: str, session_id: str) -> str:
     sid = shlex.quote(session_id)
-    body = (
-        '{"user_id": 2, "device_id": "test-device-123", "app_type": "sales_app", "limit": 10}'
-    )
+    body = '{"user_id": 2, "device_id": "test-device-123", "app_type": "sales_app", "limit": 10}'
     return f"""
 # 1. first sync
 curl -X POST {base}/api/v2/sync/pull \\

@@ -45,8 +45,9 @@ class OdooSimulator:
     def _action(self) -> list[CapturedChange]:
         """One business action: a new customer, an order, a delivery..."""
         r = self._random
-        kind = r.choices(["partner", "order", "confirm", "deliver", "price", "delete"],
-                         [2, 3, 3, 3, 1, 1])[0]
+        kind = r.choices(
+            ["partner", "order", "confirm", "deliver", "price", "delete"], [2, 3, 3, 3, 1, 1]
+        )[0]
         if kind == "partner" or not self._alive.get("res.partner"):
             return [CapturedChange("res.partner", self._new("res.partner"), "create")]
         if kind == "order":
@@ -66,16 +67,21 @@ class OdooSimulator:
         if kind == "deliver" and self._alive.get("stock.picking"):
             picking = self._existing("stock.picking")
             assert picking is not None
-            return [CapturedChange("stock.picking", picking, "write",
-                                   tuple(r.sample(_PICKING_FIELDS, 2)))]
+            return [
+                CapturedChange(
+                    "stock.picking", picking, "write", tuple(r.sample(_PICKING_FIELDS, 2))
+                )
+            ]
         if kind == "price":
             if not self._alive.get("product.template"):
-                return [CapturedChange("product.template", self._new("product.template"),
-                                       "create")]
+                return [CapturedChange("product.template", self._new("product.template"), "create")]
             product = self._existing("product.template")
             assert product is not None
-            return [CapturedChange("product.template", product, "write",
-                                   tuple(r.sample(_PRODUCT_FIELDS, 1)))]
+            return [
+                CapturedChange(
+                    "product.template", product, "write", tuple(r.sample(_PRODUCT_FIELDS, 1))
+                )
+            ]
         if kind == "delete" and len(self._alive.get("res.partner", [])) > 3:
             partner = self._existing("res.partner")
             assert partner is not None
@@ -83,8 +89,9 @@ class OdooSimulator:
             return [CapturedChange("res.partner", partner, "unlink")]
         partner = self._existing("res.partner")
         assert partner is not None
-        return [CapturedChange("res.partner", partner, "write",
-                               tuple(r.sample(_PARTNER_FIELDS, 2)))]
+        return [
+            CapturedChange("res.partner", partner, "write", tuple(r.sample(_PARTNER_FIELDS, 2)))
+        ]
 
     def run_actions(self, count: int) -> int:
         """Commit `count` actions; returns how many events were written."""
@@ -98,7 +105,7 @@ class OdooSimulator:
                     now=datetime.now(UTC).replace(tzinfo=None),
                 )
                 with conn.transaction():
-                    conn.execute(sql, params)  # type: ignore[arg-type]
+                    conn.execute(sql, params)
                     conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
                 written += len(changes)
         return written

@@ -45,7 +45,7 @@ def insert_events_sql(
             now,
         ]
     sql = (
-        "INSERT INTO update_webhook (model, record_id, event, \"timestamp\", user_id,"
+        'INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,'
         " changed_fields, is_archived, min_users_synced, create_uid, create_date,"
         " write_uid, write_date) VALUES " + ", ".join([row] * len(changes))
     )

@@ -66,7 +66,7 @@ def init_db(conninfo: str) -> None:
         for table in EXTRA_TABLES:
             conn.execute(extras_sql(table))
         for statement, params in seed_app_types_sql():
-            conn.execute(statement, params)  # type: ignore[arg-type]
+            conn.execute(statement, params)
         for key, value in (
             ("database.uuid", str(uuid.uuid1())),
             ("database.secret", str(uuid.UUID(bytes=secrets.token_bytes(16)))),

@@ -207,7 +207,7 @@ def _delete_batches(
     while True:
         cur.execute(statement, params)
         count, _marks = cur.fetchone()
-        deleted += count
+        deleted += int(count)
         summary["batches"] += 1
         if commit:
             commit()

@@ -100,13 +100,13 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
         state = await state_store.lock_or_create_state(
             conn, request.user_id, request.device_id, request.app_type, request.models_filter
         )
-        if (state.app_type, state.models_filter) != (request.app_type, request.models_filter):
-            if not state.at_start:
-                raise SubscriptionChanged(
-                    f"device {request.device_id!r} syncs app_type {state.app_type!r}"
-                    f" with models_filter {list(state.models_filter or []) or None};"
-                    " reset its sync state before changing them"
-                )
+        subscription = (request.app_type, request.models_filter)
+        if (state.app_type, state.models_filter) != subscription and not state.at_start:
+            raise SubscriptionChanged(
+                f"device {request.device_id!r} syncs app_type {state.app_type!r}"
+                f" with models_filter {list(state.models_filter or []) or None};"
+                " reset its sync state before changing them"
+            )
         start, acknowledged = _start_cursor(identity, state, request.sync_token)
         batch = await event_store.events_after(conn, start, models, request.limit + 1)
         has_more = len(batch) > request.limit
