@@ -66,9 +66,7 @@ class OdooSessionValidator:
         elif key in self._inflight:
             session = await asyncio.shield(self._inflight[key])
         else:
-            future: asyncio.Future[OdooSession | None] = (
-                asyncio.get_running_loop().create_future()
-            )
+            future: asyncio.Future[OdooSession | None] = asyncio.get_running_loop().create_future()
             self._inflight[key] = future
             try:
                 session = await self._ask_odoo(session_id)
