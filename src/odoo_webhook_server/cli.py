@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     init = commands.add_parser("init-db", help="create the sync tables in an empty database")
     init.add_argument("--database-url", help="libpq URI (default: DATABASE_URL)")
+    archive = commands.add_parser(
+        "archive",
+        help="apply the archiving rules now (what the addon's daily cron does)",
+    )
+    archive.add_argument("--database-url", help="libpq URI (default: DATABASE_URL)")
+    archive.add_argument("--batch-size", type=int, default=5000)
     demo = commands.add_parser(
         "demo", help="run a throwaway PostgreSQL, a simulated Odoo and the API, and print curls"
     )
@@ -54,6 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         url = args.database_url or Settings().database_url
         init_db(url)
         print(f"Schema ready in {url}")
+        return 0
+    if args.command == "archive":
+        import json
+
+        import psycopg
+
+        from .sync.archiving import read_policy, run_archiving
+
+        url = args.database_url or Settings().database_url
+        with psycopg.connect(url) as conn, conn.cursor() as cur:
+            summary = run_archiving(
+                cur, read_policy(cur), batch_size=args.batch_size, commit=conn.commit
+            )
+        print(json.dumps(summary, default=str))
         return 0
     if args.command == "demo":
         from .demo.run import run_demo

@@ -106,6 +106,12 @@ class PullOut(BaseModel):
     next_sync_token: str
     last_sync_time: UtcDatetime
     has_more: bool
+    resync_required: bool = Field(
+        False,
+        description="Events this device had not acknowledged were deleted: reload the "
+        "data from Odoo, then reset (position=head) and pull without a token.",
+    )
+    resync_reason: str | None = None
 
 
 class StateOut(BaseModel):
@@ -134,4 +140,4 @@ class StateOut(BaseModel):
 
 class ResetOut(StateOut):
     status: Literal["success"] = "success"
-    message: str = "Sync state reset: the device starts again from the beginning"
+    message: str

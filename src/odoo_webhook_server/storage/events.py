@@ -10,7 +10,7 @@ from psycopg import AsyncConnection
 from ..sync.cursor import Cursor
 from ..sync.events import Event, EventKind
 
-__all__ = ["events_after"]
+__all__ = ["events_after", "head", "purged_after"]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
@@ -68,3 +68,43 @@ async def events_after(
         )
         for row in await cur.fetchall()
     ]
+
+
+async def purged_after(conn: Conn, cursor: Cursor, models: tuple[str, ...] | None) -> str | None:
+    """A model of `models` (None = any) of which events after `cursor` were
+    deleted (by archiving or a v1 cleanup), or None when nothing was lost."""
+    cur = await conn.execute(
+        """
+        SELECT model FROM update_webhook_purge
+         WHERE (txid, event_id) > (%(txid)s, %(event_id)s)
+           AND (%(all)s OR model = ANY(%(models)s::varchar[]))
+         ORDER BY model LIMIT 1
+        """,
+        {
+            "txid": cursor.txid,
+            "event_id": cursor.event_id,
+            "all": models is None,
+            "models": list(models or ()),
+        },
+    )
+    row = await cur.fetchone()
+    return cast(str, row[0]) if row else None
+
+
+async def head(conn: Conn) -> Cursor:
+    """The position after the last final event, deleted ones included
+    (where a device that has just reloaded its data continues)."""
+    cur = await conn.execute(
+        """
+        SELECT txid, id FROM (
+            (SELECT txid, id FROM update_webhook
+              WHERE txid < txid_snapshot_xmin(txid_current_snapshot())
+              ORDER BY txid DESC, id DESC LIMIT 1)
+            UNION ALL
+            SELECT txid, event_id FROM update_webhook_purge
+        ) AS final
+        ORDER BY txid DESC, id DESC LIMIT 1
+        """
+    )
+    row = await cur.fetchone()
+    return Cursor(cast(int, row[0]), cast(int, row[1])) if row else Cursor(0, 0)

@@ -121,17 +121,25 @@ async def record_pull(
     )
 
 
-async def reset_state(conn: Conn, user_id: int, device_id: str) -> DeviceState | None:
-    """Back to the beginning of the stream; history (sync_count) is kept."""
+async def reset_state(
+    conn: Conn, user_id: int, device_id: str, position: Cursor
+) -> DeviceState | None:
+    """Move the device to `position`, acknowledged; history (sync_count) is kept."""
     cur = await conn.execute(
         f"""
         UPDATE user_sync_state
-           SET ack_txid = 0, last_event_id = 0, issued_txid = 0, issued_event_id = 0,
-               write_date = now() AT TIME ZONE 'UTC'
-         WHERE user_id = %s AND device_id = %s
+           SET ack_txid = %(txid)s, last_event_id = %(event_id)s,
+               issued_txid = %(txid)s, issued_event_id = %(event_id)s,
+               is_active = true, write_date = now() AT TIME ZONE 'UTC'
+         WHERE user_id = %(user_id)s AND device_id = %(device_id)s
         RETURNING {_COLUMNS}
         """,
-        (user_id, device_id),
+        {
+            "txid": position.txid,
+            "event_id": position.event_id,
+            "user_id": user_id,
+            "device_id": device_id,
+        },
     )
     row = await cur.fetchone()
     return _state(row) if row else None

@@ -29,7 +29,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-__all__ = ["ArchivePolicy", "DbCursor", "archive_stats", "run_archiving"]
+__all__ = [
+    "POLICY_PARAMETERS",
+    "ArchivePolicy",
+    "DbCursor",
+    "archive_stats",
+    "read_policy",
+    "run_archiving",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,35 @@ class ArchivePolicy:
             raise ValueError("need delete_after_days >= force_archive_after_days")
         if self.inactive_device_days <= 0:
             raise ValueError("need inactive_device_days > 0")
+
+
+POLICY_PARAMETERS = {
+    "archive_after_days": "custom_model_webhook.archive_after_days",
+    "force_archive_after_days": "custom_model_webhook.force_archive_after_days",
+    "delete_after_days": "custom_model_webhook.delete_after_days",
+    "inactive_device_days": "custom_model_webhook.inactive_device_days",
+}
+
+
+def read_policy(cur: DbCursor) -> ArchivePolicy:
+    """The thresholds set in Odoo (Webhooks -> Configuration -> Settings,
+    stored in ir_config_parameter), defaults where unset or unreadable."""
+    cur.execute(
+        "SELECT key, value FROM ir_config_parameter WHERE key = ANY(%s)",
+        (list(POLICY_PARAMETERS.values()),),
+    )
+    stored = dict(cur.fetchall())
+    values: dict[str, int] = {}
+    for name, key in POLICY_PARAMETERS.items():
+        try:
+            values[name] = int(stored[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    try:
+        return ArchivePolicy(**values)
+    except ValueError:
+        log.warning("inconsistent archiving thresholds %s; using the defaults", values)
+        return ArchivePolicy()
 
 
 # The devices that count, grouped by what they see: a handful of rows, each

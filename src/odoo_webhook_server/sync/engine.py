@@ -17,7 +17,7 @@ from ..storage import events as event_store
 from ..storage import sync_state as state_store
 from . import token as sync_token
 from .coalesce import coalesce
-from .cursor import Cursor
+from .cursor import START, Cursor
 from .errors import (
     InvalidSyncToken,
     ModelsOutsideAppType,
@@ -53,6 +53,7 @@ class PullResult:
     last_sync_time: datetime
     has_more: bool
     state: DeviceState
+    resync_reason: str | None = None
 
 
 def _utcnow() -> datetime:
@@ -108,6 +109,25 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
                 " reset its sync state before changing them"
             )
         start, acknowledged = _start_cursor(identity, state, request.sync_token)
+        if start != START:
+            lost_model = await event_store.purged_after(conn, start, models)
+            if lost_model is not None:
+                # Nothing is served or moved: the device must reload, then reset.
+                return PullResult(
+                    events=[],
+                    raw_events_count=0,
+                    next_sync_token=sync_token.mint(
+                        identity, TokenClaims(state.id, state.user_id, start)
+                    ),
+                    last_sync_time=state.last_sync_time or _utcnow(),
+                    has_more=False,
+                    state=state,
+                    resync_reason=(
+                        f"events of {lost_model} after this device's position were deleted"
+                        " (archived more than the retention period ago, or cleaned up)"
+                        " before it acknowledged them; reload your data, then reset"
+                    ),
+                )
         batch = await event_store.events_after(conn, start, models, request.limit + 1)
         has_more = len(batch) > request.limit
         batch = batch[: request.limit]
@@ -139,9 +159,14 @@ async def get_state(conn: Conn, user_id: int, device_id: str) -> DeviceState:
     return state
 
 
-async def reset(conn: Conn, user_id: int, device_id: str) -> DeviceState:
+async def reset(
+    conn: Conn, user_id: int, device_id: str, *, to_head: bool = False
+) -> DeviceState:
+    """Back to the beginning of the stream, or to its head: for a device that
+    (re)loads its data from Odoo after the reset and needs only later changes."""
     async with conn.transaction():
-        state = await state_store.reset_state(conn, user_id, device_id)
+        position = await event_store.head(conn) if to_head else START
+        state = await state_store.reset_state(conn, user_id, device_id, position)
     if state is None:
         raise StateNotFound()
     return state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -44,6 +44,8 @@ async def pull(body: PullIn, session: CurrentSession, conn: Database, request: R
         next_sync_token=result.next_sync_token,
         last_sync_time=result.last_sync_time,
         has_more=result.has_more,
+        resync_required=result.resync_reason is not None,
+        resync_reason=result.resync_reason,
     )
 
 
@@ -57,9 +59,24 @@ async def state(
 
 @router.post("/reset", response_model=ResetOut)
 async def reset(
-    user_id: UserIdQuery, device_id: DeviceIdQuery, session: CurrentSession, conn: Database
+    user_id: UserIdQuery,
+    device_id: DeviceIdQuery,
+    session: CurrentSession,
+    conn: Database,
+    position: Annotated[
+        Literal["start", "head"],
+        Query(description="start: replay every stored event; head: only later changes."),
+    ] = "start",
 ) -> ResetOut:
-    """The device starts again from the beginning; drop its stored sync_token."""
+    """Move the device to the beginning of the stream (default) or to its
+    head; drop the stored sync_token and pull without one.
+
+    After `resync_required`: reset with position=head first, then reload the
+    data from Odoo, then pull; changes made during the reload come again."""
     await ensure_may_act_for(session, user_id, conn)
-    state = await engine.reset(conn, user_id, device_id)
-    return ResetOut(**StateOut.of(state).model_dump())
+    state = await engine.reset(conn, user_id, device_id, to_head=position == "head")
+    where = "its head" if position == "head" else "the beginning"
+    return ResetOut(
+        **StateOut.of(state).model_dump(),
+        message=f"Sync state reset: the device continues from {where} of the event stream",
+    )
