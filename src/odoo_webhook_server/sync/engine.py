@@ -159,9 +159,7 @@ async def get_state(conn: Conn, user_id: int, device_id: str) -> DeviceState:
     return state
 
 
-async def reset(
-    conn: Conn, user_id: int, device_id: str, *, to_head: bool = False
-) -> DeviceState:
+async def reset(conn: Conn, user_id: int, device_id: str, *, to_head: bool = False) -> DeviceState:
     """Back to the beginning of the stream, or to its head: for a device that
     (re)loads its data from Odoo after the reset and needs only later changes."""
     async with conn.transaction():
