@@ -7,8 +7,6 @@ import secrets
 import uuid
 from importlib import resources
 
-import psycopg
-
 from ..sync.app_types import DEFAULT_APP_TYPES
 
 __all__ = ["EXTRA_TABLES", "extras_sql", "init_db", "seed_app_types_sql", "tables_sql"]
@@ -61,6 +59,8 @@ def seed_app_types_sql() -> list[tuple[str, tuple[object, ...]]]:
 
 def init_db(conninfo: str) -> None:
     """Create the schema in a database (idempotent) and seed the defaults."""
+    import psycopg  # here, not at the top: the addon imports this module inside Odoo
+
     with psycopg.connect(conninfo, autocommit=False) as conn:
         conn.execute(tables_sql())
         for table in EXTRA_TABLES:
