@@ -24,7 +24,7 @@ from odoo_webhook_server.demo.fake_odoo import FakeOdoo, FakeUser
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
-from odoo_webhook_server.storage.capture import CapturedChange, insert_events_sql
+from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
 from odoo_webhook_server.storage.schema import init_db
 
 TEMPLATE_DB = "webhook_sync_template"
@@ -92,8 +92,9 @@ def write_events(
     """Commit `changes` in one transaction, as the addon's capture does."""
     captured = [c if isinstance(c, CapturedChange) else CapturedChange(*c) for c in changes]
     sql, params = insert_events_sql(captured, user_id=user_id, now=utcnow())
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
         conn.execute(sql, params)
+        conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # as the addon does, once per transaction
 
 
 @dataclass

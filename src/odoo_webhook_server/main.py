@@ -16,6 +16,7 @@ from .api.errors import install_error_handlers
 from .api.v2 import sync as sync_v2
 from .auth.odoo_session import OdooSessionValidator
 from .config import Settings
+from .storage.notify import ChangeNotifier
 from .storage.pool import make_pool
 
 __all__ = ["create_app"]
@@ -49,10 +50,12 @@ def create_app(
                     ttl=settings.session_cache_seconds,
                 ),
                 identity=IdentityCache(),
+                notifier=ChangeNotifier(settings.database_url),
             )
             try:
                 yield
             finally:
+                await app.state.services.notifier.stop()
                 await pool.close()
 
     app = FastAPI(

@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..auth.odoo_session import InvalidSession, OdooSession, OdooSessionValidator
 from ..storage.identity import read_identity
+from ..storage.notify import ChangeNotifier
 from ..storage.odoo_users import is_webhook_manager
 from ..sync.token import DatabaseIdentity
 
@@ -57,6 +58,7 @@ class Services:
     pool: AsyncConnectionPool[Conn]
     sessions: OdooSessionValidator
     identity: IdentityCache
+    notifier: ChangeNotifier
 
 
 def _services(request: Request) -> Services:

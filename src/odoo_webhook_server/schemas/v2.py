@@ -66,6 +66,13 @@ class PullIn(BaseModel):
         max_length=100,
         description="Narrows the app type's models; part of the device's subscription.",
     )
+    wait: float = Field(
+        0,
+        ge=0,
+        le=300,
+        description="Long poll: when there is nothing new, hold the answer up to this "
+        "many seconds and answer as soon as something changes.",
+    )
     sync_token: str | None = Field(
         None,
         max_length=512,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,27 +17,45 @@ UserIdQuery = Annotated[int, Query(gt=0, le=2**31 - 1)]
 DeviceIdQuery = Annotated[DeviceId, Query()]
 
 
+# After a wake-up that served nothing (the new events wait for an older
+# transaction to end), look again this often rather than sleeping to the end.
+_HELD_BACK_RECHECK_SECONDS = 1.0
+
+
 @router.post("/pull", response_model=PullOut)
-async def pull(body: PullIn, session: CurrentSession, conn: Database, request: Request) -> PullOut:
+async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullOut:
     """Events after the device's position, coalesced per record.
 
     Send back `next_sync_token` as `sync_token` to acknowledge a response: a
     lost response is then served again. Without it, the state advances on
-    every pull.
+    every pull. With `wait`, an empty answer is held until something changes
+    (long poll), holding no database connection meanwhile.
     """
-    await ensure_may_act_for(session, body.user_id, conn)
-    result = await engine.pull(
-        conn,
-        await get_identity(request, conn),
-        engine.PullRequest(
-            user_id=body.user_id,
-            device_id=body.device_id,
-            app_type=body.app_type,
-            limit=body.limit,
-            models_filter=tuple(body.models_filter) if body.models_filter else None,
-            sync_token=body.sync_token,
-        ),
+    services = request.app.state.services
+    pull_request = engine.PullRequest(
+        user_id=body.user_id,
+        device_id=body.device_id,
+        app_type=body.app_type,
+        limit=body.limit,
+        models_filter=tuple(body.models_filter) if body.models_filter else None,
+        sync_token=body.sync_token,
     )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + body.wait
+    recheck: float | None = None
+    while True:
+        seen = services.notifier.generation
+        async with services.pool.connection() as conn:
+            await ensure_may_act_for(session, body.user_id, conn)
+            result = await engine.pull(conn, await get_identity(request, conn), pull_request)
+        remaining = deadline - loop.time()
+        if result.events or result.has_more or result.resync_reason or remaining <= 0:
+            break
+        services.notifier.start()
+        changed = await services.notifier.wait(seen, min(remaining, recheck or remaining))
+        if not changed and recheck is None:
+            break  # the whole window passed without a change
+        recheck = _HELD_BACK_RECHECK_SECONDS
     return PullOut(
         has_updates=bool(result.events),
         new_events_count=len(result.events),
