@@ -10,9 +10,10 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from . import __version__
-from .api import root
+from .api import root, v1
 from .api.deps import IdentityCache, Services
 from .api.errors import install_error_handlers
+from .api.v2 import stats as stats_v2
 from .api.v2 import sync as sync_v2
 from .auth.odoo_session import OdooSessionValidator
 from .config import Settings
@@ -79,4 +80,6 @@ def create_app(
 
     app.include_router(root.router)
     app.include_router(sync_v2.router)
+    app.include_router(stats_v2.router)
+    app.include_router(v1.router)
     return app

@@ -1,0 +1,57 @@
+"""GET /api/v2/sync/stats: archiving and device lag, for managers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ...schemas.v2 import EventOut
+from ...storage import archiving_async
+from ..deps import Database
+from ..v1.access import AdminSession
+
+router = APIRouter(prefix="/api/v2/sync", tags=["sync v2"])
+
+
+class AppTypeStats(BaseModel):
+    app_type: str
+    active_devices: int
+    oldest_unacknowledged: EventOut | None = Field(
+        description="The oldest event, by stream position, that an active device of this "
+        "app type has not acknowledged; null when they are all caught up."
+    )
+
+
+class StatsOut(BaseModel):
+    total_events: int
+    active_events: int
+    archived_events: int
+    archive_percentage: float
+    active_devices: int
+    inactive_devices: int
+    inactive_device_days: int = Field(
+        description="A device that has not synced for this many days counts as inactive."
+    )
+    app_types: list[AppTypeStats]
+
+
+@router.get("/stats", response_model=StatsOut)
+async def stats(session: AdminSession, conn: Database) -> StatsOut:
+    """`get_archive_stats()` of the guide, plus how far behind the active
+    devices of each app type are. Administrators and webhook managers only."""
+    policy, totals = await archiving_async.archive_stats(conn)
+    lags = await archiving_async.app_type_lag(conn, policy.inactive_device_days)
+    return StatsOut(
+        **totals,
+        inactive_device_days=policy.inactive_device_days,
+        app_types=[
+            AppTypeStats(
+                app_type=lag.app_type,
+                active_devices=lag.active_devices,
+                oldest_unacknowledged=(
+                    EventOut.of(lag.oldest_unacknowledged) if lag.oldest_unacknowledged else None
+                ),
+            )
+            for lag in lags
+        ],
+    )
