@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from odoo_webhook_server.storage import archiving_async
+from odoo_webhook_server.storage.stats import run_blocking
+from odoo_webhook_server.sync import archiving
 
 from .conftest import Stack
 from .test_v1 import NOW, days, insert_event, make_webhook_manager, sql
@@ -155,30 +156,26 @@ def test_inactive_devices_are_not_waited_for(stack: Stack) -> None:
 # --- the storage functions on an async connection ----------------------------
 
 
-async def test_cleanup_batches_and_counts(stack: Stack) -> None:
+def test_cleanup_batches_and_counts(stack: Stack) -> None:
     stack.pull("alice", device_id="phone", app_type="sales_app")  # at the beginning
     for record_id in range(1, 6):
         insert_event(stack.database_url, "stock.picking", record_id, NOW - days(60))
     insert_event(stack.database_url, "res.partner", 6, NOW - days(60))
-    async with await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as conn:
-        result = await archiving_async.delete_events_before(conn, NOW, batch_size=2)
-        assert result == archiving_async.CleanupResult(deleted=5, kept=1, kept_unacknowledged=1)
-        forced = await archiving_async.delete_events_before(conn, NOW, batch_size=2, force=True)
-        assert forced == archiving_async.CleanupResult(deleted=1, kept=0, kept_unacknowledged=0)
+    with psycopg.connect(stack.database_url) as conn, conn.cursor() as cur:
+        policy = archiving.ArchivePolicy()
+        result = archiving.cleanup_before(cur, NOW, policy, batch_size=2, commit=conn.commit)
+        assert result == archiving.CleanupResult(deleted=5, kept=1, kept_unacknowledged=1)
+        forced = archiving.cleanup_before(cur, NOW, policy, batch_size=2, force=True)
+        assert forced == archiving.CleanupResult(deleted=1, kept=0, kept_unacknowledged=0)
 
 
-async def test_run_blocking_runs_the_shared_code_on_an_async_connection(stack: Stack) -> None:
+async def test_run_blocking_runs_the_shared_code_from_async_code(stack: Stack) -> None:
     sql(
         stack.database_url,
         "INSERT INTO ir_config_parameter (key, value)"
         " VALUES ('custom_model_webhook.archive_after_days', '3')",
     )
-    async with await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as conn:
-        policy = await archiving_async.read_policy(conn)
-        assert (policy.archive_after_days, policy.force_archive_after_days) == (3, 30)
-        with pytest.raises(psycopg.errors.UndefinedTable):
-            await archiving_async.run_blocking(
-                conn, lambda cur: cur.execute("SELECT * FROM no_such_table")
-            )
-        # The connection is usable afterwards.
-        assert (await archiving_async.read_policy(conn)).archive_after_days == 3
+    policy = await run_blocking(stack.database_url, lambda cur, _: archiving.read_policy(cur))
+    assert (policy.archive_after_days, policy.force_archive_after_days) == (3, 30)
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        await run_blocking(stack.database_url, lambda cur, _: cur.execute("SELECT * FROM nope"))

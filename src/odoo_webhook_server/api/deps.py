@@ -18,11 +18,13 @@ from ..storage.odoo_users import is_webhook_manager
 from ..sync.token import DatabaseIdentity
 
 __all__ = [
+    "AdminSession",
     "CurrentSession",
     "Database",
     "Forbidden",
     "IdentityCache",
     "Services",
+    "ensure_admin",
     "ensure_may_act_for",
     "get_identity",
 ]
@@ -94,10 +96,28 @@ async def get_identity(request: Request, conn: Conn) -> DatabaseIdentity:
     return await _services(request).identity.get(conn)
 
 
+async def ensure_admin(session: OdooSession, conn: Conn) -> None:
+    """Odoo administrators and webhook managers pass; anyone else gets 403."""
+    if session.is_admin or await is_webhook_manager(conn, session.uid):
+        return
+    raise Forbidden(f"user {session.uid} is not an administrator or webhook manager")
+
+
 async def ensure_may_act_for(session: OdooSession, user_id: int, conn: Conn) -> None:
     """A user acts for themself; administrators and webhook managers for anyone."""
-    if session.uid == user_id or session.is_admin:
+    if session.uid == user_id:
         return
-    if await is_webhook_manager(conn, session.uid):
-        return
-    raise Forbidden(f"user {session.uid} may not access the sync state of user {user_id}")
+    try:
+        await ensure_admin(session, conn)
+    except Forbidden:
+        raise Forbidden(
+            f"user {session.uid} may not access the sync state of user {user_id}"
+        ) from None
+
+
+async def _admin_session(session: CurrentSession, conn: Database) -> OdooSession:
+    await ensure_admin(session, conn)
+    return session
+
+
+AdminSession = Annotated[OdooSession, Depends(_admin_session)]

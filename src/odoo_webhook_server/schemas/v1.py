@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from ..storage.archiving_async import CleanupResult
+from ..sync.archiving import CleanupResult
 from ..sync.events import Event, EventKind
 from .v2 import UtcDatetime
 

@@ -10,11 +10,27 @@ from psycopg import AsyncConnection
 from ..sync.cursor import Cursor
 from ..sync.events import Event, EventKind
 
-__all__ = ["events_after", "head", "purged_after"]
+__all__ = ["EVENT_COLUMNS", "event_of", "events_after", "head", "purged_after"]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
-_COLUMNS = "e.id, e.txid, e.model, e.record_id, e.event, e.timestamp, e.user_id, e.changed_fields"
+EVENT_COLUMNS = 'id, txid, model, record_id, event, "timestamp", user_id, changed_fields'
+_COLUMNS = ", ".join(f"e.{column}" for column in EVENT_COLUMNS.split(", "))
+
+
+def event_of(row: tuple[object, ...]) -> Event:
+    """An Event from the columns EVENT_COLUMNS, in that order."""
+    return Event(
+        id=cast(int, row[0]),
+        txid=cast(int, row[1]),
+        model=cast(str, row[2]),
+        record_id=cast(int, row[3]),
+        event=cast(EventKind, row[4]),
+        timestamp=cast(datetime, row[5]),
+        user_id=cast("int | None", row[6]),
+        changed_fields=tuple(f for f in cast(str, row[7] or "").split(",") if f),
+    )
+
 
 # Only transactions older than the snapshot's xmin are final: every event of
 # theirs is visible now and no new one can appear behind the cursor.
@@ -55,19 +71,7 @@ async def events_after(
         "models": list(models or ()),
     }
     cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
-    return [
-        Event(
-            id=cast(int, row[0]),
-            txid=cast(int, row[1]),
-            model=cast(str, row[2]),
-            record_id=cast(int, row[3]),
-            event=cast(EventKind, row[4]),
-            timestamp=cast(datetime, row[5]),
-            user_id=cast("int | None", row[6]),
-            changed_fields=tuple(f for f in cast(str, row[7] or "").split(",") if f),
-        )
-        for row in await cur.fetchall()
-    ]
+    return [event_of(row) for row in await cur.fetchall()]
 
 
 async def purged_after(conn: Conn, cursor: Cursor, models: tuple[str, ...] | None) -> str | None:

@@ -15,26 +15,11 @@ from typing import cast
 from psycopg import AsyncConnection, sql
 
 from ..sync.events import Event, EventKind
+from .events import EVENT_COLUMNS, event_of
 
-__all__ = ["EVENT_COLUMNS", "UpdatesSummary", "check_updates", "event_of", "list_events", "ping"]
+__all__ = ["UpdatesSummary", "check_updates", "list_events", "ping"]
 
 Conn = AsyncConnection[tuple[object, ...]]
-
-EVENT_COLUMNS = 'id, txid, model, record_id, event, "timestamp", user_id, changed_fields'
-
-
-def event_of(row: tuple[object, ...]) -> Event:
-    """An Event from the columns EVENT_COLUMNS, in that order."""
-    return Event(
-        id=cast(int, row[0]),
-        txid=cast(int, row[1]),
-        model=cast(str, row[2]),
-        record_id=cast(int, row[3]),
-        event=cast(EventKind, row[4]),
-        timestamp=cast(datetime, row[5]),
-        user_id=cast("int | None", row[6]),
-        changed_fields=tuple(f for f in cast(str, row[7] or "").split(",") if f),
-    )
 
 
 @dataclass(frozen=True)

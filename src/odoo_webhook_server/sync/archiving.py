@@ -32,8 +32,12 @@ from typing import Any, Protocol
 __all__ = [
     "POLICY_PARAMETERS",
     "ArchivePolicy",
+    "CleanupResult",
     "DbCursor",
     "archive_stats",
+    "cleanup_before",
+    "covers",
+    "delete_batches",
     "read_policy",
     "run_archiving",
 ]
@@ -99,7 +103,7 @@ def read_policy(cur: DbCursor) -> ArchivePolicy:
 # The devices that count, grouped by what they see: a handful of rows, each
 # with the least acknowledged position of its group.
 ACTIVE_DEVICE_GROUPS = """
-    SELECT t.all_models,
+    SELECT t.code AS app_type, t.all_models,
            COALESCE((SELECT array_agg(m.model) FROM webhook_app_type_model m
                       WHERE m.app_type_id = t.id), '{}') AS models,
            string_to_array(s.models_filter, ',') AS models_filter,
@@ -110,6 +114,15 @@ ACTIVE_DEVICE_GROUPS = """
      WHERE s.is_active AND s.last_sync_time >= %(inactive_before)s
      GROUP BY t.id, s.models_filter
 """
+
+
+def covers(model: str) -> str:
+    """SQL: device group `g` (a row of ACTIVE_DEVICE_GROUPS) sees `model`."""
+    return (
+        f"(g.all_models OR {model} = ANY(g.models))"
+        f" AND (g.models_filter IS NULL OR {model} = ANY(g.models_filter))"
+    )
+
 
 # One batch of rules 1 and 2: the oldest unarchived events past the first
 # threshold, each archived when forced, or when every covering device group
@@ -131,9 +144,7 @@ WITH batch AS (
                AS acked_by,
            bool_and(ARRAY[b.txid, b.id::int8] <= g.least_ack) AS all_acked
       FROM batch b
-      LEFT JOIN groups g
-        ON (g.all_models OR b.model = ANY(g.models))
-       AND (g.models_filter IS NULL OR b.model = ANY(g.models_filter))
+      LEFT JOIN groups g ON {covers("b.model")}
      GROUP BY b.id, b."timestamp"
 ), archived AS (
     UPDATE update_webhook e
@@ -217,12 +228,11 @@ def run_archiving(
         if seen < batch_size:
             break
         params["after_ts"], params["after_id"] = last_ts, last_id
-    summary["deleted"] = _delete_batches(
+    summary["deleted"] = delete_batches(
         cur,
         'is_archived AND "timestamp" <= %(deleted_before)s',
         {**params, "deleted_before": now - timedelta(days=policy.delete_after_days)},
         commit=commit,
-        summary=summary,
     )
     summary["seconds"] = round(time.monotonic() - started, 3)
     summary["policy"] = asdict(policy)
@@ -230,25 +240,76 @@ def run_archiving(
     return summary
 
 
-def _delete_batches(
+def delete_batches(
     cur: DbCursor,
     condition: str,
     params: dict[str, Any],
     *,
-    commit: Callable[[], None] | None,
-    summary: dict[str, Any],
+    commit: Callable[[], None] | None = None,
 ) -> int:
+    """Delete the events matching `condition` (SQL on update_webhook, with
+    `params`, which must hold now and batch_size), oldest first, in batches,
+    leaving purge marks; returns how many were deleted."""
     deleted = 0
     statement = DELETE_BATCH.format(condition=condition)
     while True:
         cur.execute(statement, params)
         count, _marks = cur.fetchone()
         deleted += int(count)
-        summary["batches"] += 1
         if commit:
             commit()
         if count < params["batch_size"]:
             return deleted
+
+
+# An event (of update_webhook) that an active device whose subscription
+# covers its model has not acknowledged: the devices and positions of rule 1.
+_UNACKNOWLEDGED = f"""EXISTS (
+    SELECT 1 FROM ({ACTIVE_DEVICE_GROUPS}) AS g
+     WHERE {covers("update_webhook.model")}
+       AND ARRAY[update_webhook.txid, update_webhook.id::int8] > g.least_ack)"""
+
+_BEFORE = 'update_webhook."timestamp" < %(before)s'
+
+# Two WHERE clauses, so that the planner joins the device groups once (a
+# semi-join) instead of aggregating them again for every event.
+_KEPT = f"""
+SELECT (SELECT count(*) FROM update_webhook WHERE {_BEFORE}),
+       (SELECT count(*) FROM update_webhook WHERE {_BEFORE} AND {_UNACKNOWLEDGED})
+"""
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    deleted: int
+    kept: int  # events before the limit still stored
+    kept_unacknowledged: int  # of which an active device has not acknowledged
+
+
+def cleanup_before(
+    cur: DbCursor,
+    before: datetime,
+    policy: ArchivePolicy,
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+    batch_size: int = 5000,
+    commit: Callable[[], None] | None = None,
+) -> CleanupResult:
+    """v1's manual cleanup, made safe: delete events stamped before `before`
+    except (unless `force`) those an active device has not acknowledged."""
+    now = now or _utcnow()
+    params: dict[str, Any] = {
+        "before": before,
+        "now": now,
+        "batch_size": batch_size,
+        "inactive_before": now - timedelta(days=policy.inactive_device_days),
+    }
+    condition = _BEFORE if force else f"{_BEFORE} AND NOT {_UNACKNOWLEDGED}"
+    deleted = delete_batches(cur, condition, params, commit=commit)
+    cur.execute(_KEPT, params)
+    kept, kept_unacknowledged = cur.fetchone()
+    return CleanupResult(deleted, int(kept), int(kept_unacknowledged))
 
 
 def archive_stats(cur: DbCursor, *, inactive_device_days: int = 30) -> dict[str, Any]:

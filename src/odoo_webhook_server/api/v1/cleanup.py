@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from ...schemas.v1 import CleanupOut, QueryDatetime
-from ...storage import archiving_async
-from ..deps import Database
-from .access import AdminSession
+from ...storage.stats import run_blocking
+from ...sync import archiving
+from ..deps import AdminSession
 
 router = APIRouter()
 
@@ -17,7 +17,7 @@ router = APIRouter()
 @router.delete("/cleanup", response_model=CleanupOut)
 async def cleanup(
     session: AdminSession,
-    conn: Database,
+    request: Request,
     before: Annotated[
         QueryDatetime,
         Query(
@@ -38,5 +38,10 @@ async def cleanup(
     given; the answer says how many were kept and why. Devices behind a
     deleted event are told to resync on their next pull. Prefer the
     automatic archiving: it never needs this call."""
-    result = await archiving_async.delete_events_before(conn, before, force=force)
+    result = await run_blocking(
+        request.app.state.services.pool.conninfo,
+        lambda cur, commit: archiving.cleanup_before(
+            cur, before, archiving.read_policy(cur), force=force, commit=commit
+        ),
+    )
     return CleanupOut.of(result, before=before, forced=force)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from ...schemas.v2 import EventOut
-from ...storage import archiving_async
-from ..deps import Database
-from ..v1.access import AdminSession
+from ...storage.stats import app_type_lag, run_blocking
+from ...sync import archiving
+from ..deps import AdminSession, Database
 
 router = APIRouter(prefix="/api/v2/sync", tags=["sync v2"])
 
@@ -36,11 +38,18 @@ class StatsOut(BaseModel):
 
 
 @router.get("/stats", response_model=StatsOut)
-async def stats(session: AdminSession, conn: Database) -> StatsOut:
+async def stats(session: AdminSession, conn: Database, request: Request) -> StatsOut:
     """`get_archive_stats()` of the guide, plus how far behind the active
     devices of each app type are. Administrators and webhook managers only."""
-    policy, totals = await archiving_async.archive_stats(conn)
-    lags = await archiving_async.app_type_lag(conn, policy.inactive_device_days)
+
+    def read(cur: archiving.DbCursor, _: object) -> tuple[archiving.ArchivePolicy, dict[str, Any]]:
+        policy = archiving.read_policy(cur)
+        return policy, archiving.archive_stats(
+            cur, inactive_device_days=policy.inactive_device_days
+        )
+
+    policy, totals = await run_blocking(request.app.state.services.pool.conninfo, read)
+    lags = await app_type_lag(conn, policy.inactive_device_days)
     return StatsOut(
         **totals,
         inactive_device_days=policy.inactive_device_days,
