@@ -322,15 +322,15 @@ def archive_stats(cur: DbCursor, *, inactive_device_days: int = 30) -> dict[str,
     )
     total, archived = cur.fetchone()
     cur.execute(
-        """
-        SELECT count(*) FILTER (WHERE is_active AND last_sync_time >= %s),
-               count(*) FILTER (WHERE NOT (is_active AND last_sync_time >= %s)
-                                   OR last_sync_time IS NULL)
-          FROM user_sync_state
-        """,
-        (_utcnow() - timedelta(days=inactive_device_days),) * 2,
+        f"SELECT COALESCE(sum(devices), 0) FROM ({ACTIVE_DEVICE_GROUPS}) AS g",
+        {"inactive_before": _utcnow() - timedelta(days=inactive_device_days)},
     )
-    active_devices, inactive_devices = cur.fetchone()
+    (active_devices,) = cur.fetchone()
+    cur.execute("SELECT count(*) FROM user_sync_state")
+    (all_devices,) = cur.fetchone()
+    # Active as the archiving rules count them: the same devices hold events back.
+    active_devices = int(active_devices)
+    inactive_devices = int(all_devices) - active_devices
     return {
         "total_events": total,
         "active_events": total - archived,
