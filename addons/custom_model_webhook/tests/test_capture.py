@@ -1,0 +1,150 @@
+# Copyright 2026 Odoo smart sync contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from unittest.mock import patch
+
+import psycopg2
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import WebhookCase
+
+
+@tagged("post_install", "-at_install")
+class TestCapture(WebhookCase):
+    def test_create_captures_each_record_with_its_author(self):
+        user = self.new_user("cmw_partner_manager", "base.group_user,base.group_partner_manager")
+        self.mark()  # creating the user created its partner
+        partners = (
+            self.env["res.partner"]
+            .with_user(user)
+            .create([{"name": "Café Bruxelles"}, {"name": "Brasserie Namur"}])
+        )
+        events = self.new_events("res.partner")
+        self.assertEqual(
+            self.summary(events),
+            [("res.partner", partner.id, "create") for partner in partners],
+        )
+        for event in events:
+            self.assertEqual(event["user_id"], user.id)
+            self.assertFalse(event["changed_fields"])
+            self.assertFalse(event["is_archived"])
+            self.assertEqual(event["min_users_synced"], 0)
+            self.assertTrue(event["txid"], "the column default fills the transaction id")
+            self.assertEqual(event["timestamp"], self.env.cr.now())
+
+    def test_write_captures_the_changed_fields(self):
+        partner = self.env["res.partner"].create({"name": "Café Bruxelles"})
+        partner.write({"phone": "+32 2 555 01 01", "comment": "Terrace"})
+        events = self.new_events("res.partner")
+        self.assertEqual(
+            self.summary(events),
+            [("res.partner", partner.id, "create"), ("res.partner", partner.id, "write")],
+        )
+        self.assertEqual(events[1]["changed_fields"], "comment,phone")
+        self.assertEqual(events[1]["user_id"], self.env.uid)
+
+    def test_unlink_captures_the_deleted_ids(self):
+        partners = self.env["res.partner"].create([{"name": "A"}, {"name": "B"}])
+        ids = partners.ids
+        partners.unlink()
+        events = [e for e in self.new_events("res.partner") if e["event"] == "unlink"]
+        self.assertEqual(sorted(e["record_id"] for e in events), sorted(ids))
+
+    def test_a_multi_record_write_is_one_insert(self):
+        partners = self.env["res.partner"].create([{"name": f"P{i}"} for i in range(5)])
+        self.env.flush_all()
+        with self.statements() as sent:
+            partners.write({"comment": "Same for all"})
+            self.env.flush_all()
+        self.assertEqual(len(self.event_inserts(sent)), 1, "one INSERT for the whole call")
+        writes = [e for e in self.new_events("res.partner") if e["event"] == "write"]
+        self.assertEqual(sorted(e["record_id"] for e in writes), sorted(partners.ids))
+        ids = [e["id"] for e in writes]
+        self.assertEqual(ids, list(range(ids[0], ids[0] + 5)), "rows of one statement")
+        self.assertEqual(len({e["txid"] for e in writes}), 1)
+
+    def test_a_multi_record_create_and_unlink_are_one_insert_each(self):
+        with self.statements() as sent:
+            partners = self.env["res.partner"].create([{"name": f"P{i}"} for i in range(4)])
+            partners.unlink()
+        self.assertEqual(len(self.event_inserts(sent)), 2)
+        self.assertEqual(len(self.new_events("res.partner")), 8)
+
+    def test_capture_never_searches(self):
+        partners = self.env["res.partner"].create([{"name": f"P{i}"} for i in range(3)])
+        self.env.flush_all()
+        with self.statements() as sent:
+            partners.write({"comment": "x"})
+        reads = [s for s in sent if "update_webhook" in s or "webhook_tracked_model" in s]
+        self.assertEqual(reads, self.event_inserts(sent), "no lookup besides the INSERT")
+
+    def test_a_rolled_back_change_leaves_no_event(self):
+        partner = self.env["res.partner"].create({"name": "Kept"})
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            self.env["res.partner"].create({"name": "Rolled back"})
+            partner.write({"comment": "rolled back too"})
+            raise UserError("abort")
+        self.assertEqual(self.summary(self.new_events()), [("res.partner", partner.id, "create")])
+
+    @mute_logger("odoo.sql_db")
+    def test_a_change_the_database_refuses_leaves_no_event(self):
+        partner = self.env["res.partner"].create({"name": "Kept"})
+        with self.assertRaises(psycopg2.IntegrityError), self.env.cr.savepoint():
+            # res.partner's check_name: a contact needs a name.
+            partner.write({"name": False, "type": "contact"})
+            self.env.flush_all()
+        self.assertEqual(self.summary(self.new_events()), [("res.partner", partner.id, "create")])
+
+    @mute_logger("odoo.sql_db")
+    def test_a_capture_failure_fails_the_change(self):
+        def broken(changes, *, user_id, now):
+            return "INSERT INTO update_webhook_missing_table VALUES (%s)", [1]
+
+        before = self.env["res.partner"].search_count([])
+        with (
+            patch("odoo.addons.custom_model_webhook.models.base.insert_events_sql", broken),
+            self.assertRaises(psycopg2.errors.UndefinedTable),
+            self.env.cr.savepoint(),
+        ):
+            self.env["res.partner"].create({"name": "Never without its event"})
+        self.assertEqual(self.env["res.partner"].search_count([]), before)
+        self.assertEqual(self.new_events(), [])
+
+    def test_untracked_models_produce_nothing(self):
+        category = self.env["res.partner.category"].create({"name": "VIP"})
+        category.write({"name": "Very VIP"})
+        category.unlink()
+        self.assertEqual(self.new_events(), [])
+
+    def test_the_addon_own_models_produce_nothing(self):
+        app_type = self.env["webhook.app.type"].create({"code": "cmw_test_app", "name": "T"})
+        app_type.write({"name": "T2"})
+        self.env["user.sync.state"].create(
+            {"user_id": self.env.uid, "device_id": "cmw-dev", "app_type": "cmw_test_app"}
+        )
+        self.env["update.webhook"].create(
+            {"model": "res.partner", "record_id": 1, "event": "write", "timestamp": "2026-01-01"}
+        )
+        events = self.new_events()
+        self.assertEqual(len(events), 1, "only the event created by hand")
+        self.assertEqual(events[0]["model"], "res.partner")
+
+    def test_an_empty_write_or_empty_recordset_produces_nothing(self):
+        partner = self.env["res.partner"].create({"name": "Quiet"})
+        partner.write({})
+        self.env["res.partner"].browse().write({"comment": "nobody"})
+        self.env["res.partner"].browse().unlink()
+        self.assertEqual(len(self.new_events()), 1)
+
+    def test_notify_is_registered_once_per_transaction(self):
+        self.env.cr.flush()  # run and clear pending precommit hooks
+        funcs = len(self.env.cr.precommit._funcs)
+        partner = self.env["res.partner"].create({"name": "Loud"})
+        partner.write({"comment": "louder"})
+        partner.unlink()
+        self.assertEqual(len(self.env.cr.precommit._funcs), funcs + 1)
+        with self.statements() as sent:
+            self.env.cr.flush()
+        self.assertEqual([s for s in sent if s.startswith("NOTIFY")], ["NOTIFY custom_model_webhook_event"])
