@@ -5,6 +5,7 @@ from unittest.mock import patch
 import psycopg2
 
 from odoo.exceptions import UserError
+from odoo.models import BaseModel
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -139,12 +140,60 @@ class TestCapture(WebhookCase):
         self.assertEqual(len(self.new_events()), 1)
 
     def test_notify_is_registered_once_per_transaction(self):
+        def ours():
+            return [
+                f
+                for f in self.env.cr.precommit._funcs
+                if f.__module__ == "odoo.addons.custom_model_webhook.models.base"
+            ]
+
         self.env.cr.flush()  # run and clear pending precommit hooks
-        funcs = len(self.env.cr.precommit._funcs)
+        self.assertEqual(ours(), [])
         partner = self.env["res.partner"].create({"name": "Loud"})
         partner.write({"comment": "louder"})
         partner.unlink()
-        self.assertEqual(len(self.env.cr.precommit._funcs), funcs + 1)
+        self.assertEqual(len(ours()), 1)
         with self.statements() as sent:
             self.env.cr.flush()
-        self.assertEqual([s for s in sent if s.startswith("NOTIFY")], ["NOTIFY custom_model_webhook_event"])
+        self.assertEqual(
+            [s for s in sent if s.startswith("NOTIFY")], ["NOTIFY custom_model_webhook_event"]
+        )
+
+    def test_writes_made_by_create_itself_never_precede_the_create(self):
+        # Odoo's create() writes new records itself (inverse fields, values
+        # set while validating); nested creates of the same model too.
+        company = self.env["res.partner"].create(
+            {
+                "name": "Company",
+                "is_company": True,
+                "street": "Rue Neuve 1",
+                "child_ids": [(0, 0, {"name": "Contact", "type": "contact"})],
+            }
+        )
+        events = self.new_events("res.partner")
+        first_seen = {}
+        for event in events:
+            first_seen.setdefault(event["record_id"], event["event"])
+        self.assertEqual(first_seen[company.id], "create", events)
+        self.assertEqual(first_seen[company.child_ids.id], "create", events)
+
+    def test_writes_held_during_create_are_released_after_it(self):
+        other = self.env["res.partner"].create({"name": "Other"})
+        self.mark()
+        insert = BaseModel._create
+
+        def insert_then_write(records, data_list):
+            # As create() itself does: write the new records, and here another one.
+            created = insert(records, data_list)
+            if records._name == "res.partner":
+                created.write({"comment": "set by create"})
+                other.write({"comment": "touched during the create"})
+            return created
+
+        with patch.object(BaseModel, "_create", insert_then_write), self.statements() as sent:
+            new = self.env["res.partner"].create({"name": "New"})
+        self.assertEqual(
+            self.summary(self.new_events()),
+            [("res.partner", new.id, "create"), ("res.partner", other.id, "write")],
+        )
+        self.assertEqual(len(self.event_inserts(sent)), 1)
