@@ -7,3 +7,4 @@ from . import test_notify
 from . import test_schema
 from . import test_sync_state
 from . import test_tracked_model
+from . import test_views

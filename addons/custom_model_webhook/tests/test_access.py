@@ -93,12 +93,41 @@ class TestAccess(WebhookCase):
         self.assertIn("total_events", manager_env["webhook.archiver"].get_archive_stats())
 
     def test_menus(self):
-        menus = self.env["ir.ui.menu"]
+        def visible(user):
+            tree = self.env["ir.ui.menu"].with_user(user).load_menus(debug=False)
+            return {self.env["ir.ui.menu"].browse(menu_id) for menu_id in tree if menu_id != "root"}
+
         root = self.env.ref("custom_model_webhook.menu_webhook_root")
         configuration = self.env.ref("custom_model_webhook.menu_webhook_configuration")
-        bob_menus = menus.with_user(self.bob).search([("id", "child_of", root.id)])
+        tracked = self.env.ref("custom_model_webhook.menu_webhook_tracked_model")
+        bob_menus = visible(self.bob)
+        self.assertIn(root, bob_menus)
         self.assertIn(self.env.ref("custom_model_webhook.menu_update_webhook"), bob_menus)
         self.assertIn(self.env.ref("custom_model_webhook.menu_user_sync_state"), bob_menus)
         self.assertNotIn(configuration, bob_menus)
-        manager_menus = menus.with_user(self.manager).search([("id", "child_of", root.id)])
+        self.assertNotIn(tracked, bob_menus)
+        manager_menus = visible(self.manager)
         self.assertIn(configuration, manager_menus)
+        self.assertIn(tracked, manager_menus)
+        self.assertNotIn(self.env.ref("custom_model_webhook.menu_webhook_settings"), manager_menus)
+
+    def test_the_server_finds_the_managers(self):
+        # The server's query (storage/odoo_users.py, is_webhook_manager):
+        # implied groups are stored per user, so administrators are found.
+        def is_manager(user):
+            self.env.flush_all()
+            self.env.cr.execute(
+                """
+                SELECT EXISTS (
+                    SELECT 1 FROM res_groups_users_rel r
+                      JOIN ir_model_data d ON d.model = 'res.groups' AND d.res_id = r.gid
+                     WHERE r.uid = %s AND d.module = 'custom_model_webhook'
+                       AND d.name = 'group_webhook_manager')
+                """,
+                (user.id,),
+            )
+            return self.env.cr.fetchone()[0]
+
+        self.assertTrue(is_manager(self.admin))
+        self.assertTrue(is_manager(self.manager))
+        self.assertFalse(is_manager(self.bob))
