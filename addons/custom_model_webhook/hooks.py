@@ -31,6 +31,10 @@ def _seed_tracked_models(env):
 
 
 def uninstall_hook(env):
+    # Stop capturing first: Odoo goes on changing records while it removes
+    # the addon, and drops update_webhook on the way.
+    env.cr.execute("DELETE FROM webhook_tracked_model")
+    env.registry.clear_cache()
     # Odoo drops the tables of the addon's models; this one is not a model
     # (the server's per-model purge marks, see extras_update_webhook.sql).
     env.cr.execute("DROP TABLE IF EXISTS update_webhook_purge")

@@ -4,7 +4,7 @@ import re
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
-from odoo.tools.sql import table_exists
+from odoo.tools.sql import table_columns
 
 # The addon's own models are never captured: their changes are not business
 # data, and capturing update.webhook would recurse.
@@ -146,8 +146,8 @@ class WebhookTrackedModel(models.Model):
         Plain SQL: it runs inside every create / write / unlink of every
         model, for any user, and must not depend on access rights.
         """
-        if not table_exists(self.env.cr, self._table):
-            return frozenset()  # this addon is being installed
+        if not {"model", "active"} <= table_columns(self.env.cr, self._table).keys():
+            return frozenset()  # this addon is being installed or uninstalled
         self.flush_model(["model", "active"])
         self.env.cr.execute(f"SELECT model FROM {self._table} WHERE active")
         return frozenset(name for (name,) in self.env.cr.fetchall()) - OWN_MODELS
