@@ -47,6 +47,29 @@ class WebhookArchiver(models.AbstractModel):
             self.env.cr, inactive_device_days=policy.inactive_device_days
         )
 
+    @api.model
+    def action_show_archive_stats(self):
+        """The statistics as a notification (menu Configuration > Archive
+        Statistics, for managers who are not administrators and so do not
+        see the Settings screen)."""
+        self._check_webhook_group("custom_model_webhook.group_webhook_manager")
+        stats = self.get_archive_stats()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Archive statistics"),
+                "message": _(
+                    "%(total_events)s events: %(active_events)s active, "
+                    "%(archived_events)s archived (%(archive_percentage)s %%). "
+                    "Devices: %(active_devices)s active, %(inactive_devices)s inactive.",
+                    **stats,
+                ),
+                "type": "info",
+                "sticky": True,
+            },
+        }
+
     def _batch_commit(self):
         """Inside the cron, commit after every batch to keep locks and
         transactions short; anywhere else (a button, the shell, tests) the

@@ -38,6 +38,12 @@ class TestViews(WebhookCase):
         opened = []
         for menu in self.visible_menus(user).filtered("action"):
             action = menu.action.sudo()
+            if action._name == "ir.actions.server":
+                result = action.with_user(user).run()
+                self.assertEqual(result["tag"], "display_notification")
+                self.assertIn("events", result["params"]["message"])
+                opened.append(menu.name)
+                continue
             model = self.env[action.res_model].with_user(user)
             modes = [*action.view_mode.split(","), "search"]
             info = model.get_views([(False, mode) for mode in modes])
@@ -55,8 +61,23 @@ class TestViews(WebhookCase):
     def test_a_plain_user_opens_events_and_sync_states(self):
         self.assertEqual(sorted(self.open_menus(self.user)), ["Sync States", "Webhook Updates"])
 
+    def test_a_manager_sees_the_archive_statistics(self):
+        manager = new_test_user(
+            self.env,
+            login="cmw_view_manager",
+            groups="base.group_user,custom_model_webhook.group_webhook_manager",
+        )
+        self.assertIn("Archive Statistics", self.open_menus(manager))
+
     def test_an_administrator_opens_every_screen(self):
         self.assertEqual(
             sorted(self.open_menus(self.admin)),
-            ["App Types", "Settings", "Sync States", "Tracked Models", "Webhook Updates"],
+            [
+                "App Types",
+                "Archive Statistics",
+                "Settings",
+                "Sync States",
+                "Tracked Models",
+                "Webhook Updates",
+            ],
         )
