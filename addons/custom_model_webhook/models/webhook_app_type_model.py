@@ -21,6 +21,7 @@ class WebhookAppTypeModel(models.Model):
         string="Installed Model",
         compute="_compute_model_id",
         inverse="_inverse_model_id",
+        domain=[("transient", "=", False)],
         help="Pick an installed model to fill in its technical name.",
     )
     tracked = fields.Boolean(

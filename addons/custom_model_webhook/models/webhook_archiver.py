@@ -1,14 +1,10 @@
 # Copyright 2026 Odoo smart sync contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import logging
-
 from odoo import SUPERUSER_ID, _, api, models, tools
 from odoo.exceptions import AccessError
 from odoo.modules import module
 
 from odoo_webhook_server.sync import archiving
-
-_logger = logging.getLogger(__name__)
 
 
 class WebhookArchiver(models.AbstractModel):
@@ -31,9 +27,8 @@ class WebhookArchiver(models.AbstractModel):
         summary = archiving.run_archiving(
             self.env.cr, policy, batch_size=batch_size, commit=self._batch_commit()
         )
-        # Rows changed behind the ORM's back.
+        # Rows changed behind the ORM's back. (run_archiving logs the summary.)
         self.env["update.webhook"].invalidate_model()
-        _logger.info("Webhook auto archive: %s", summary)
         return summary
 
     @api.model

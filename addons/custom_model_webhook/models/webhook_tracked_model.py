@@ -60,7 +60,7 @@ class WebhookTrackedModel(models.Model):
         compute="_compute_model_id",
         inverse="_inverse_model_id",
         search="_search_model_id",
-        domain=[("transient", "=", False), ("abstract", "=", False)],
+        domain=[("transient", "=", False)],
         help="Pick an installed model to fill in its technical name.",
     )
     installed = fields.Boolean(compute="_compute_model_id")

@@ -68,3 +68,10 @@ class TestTrackedModel(WebhookCase):
     def test_a_model_is_tracked_once(self):
         with self.assertRaises(psycopg2.IntegrityError), self.env.cr.savepoint():
             self.tracked.create({"model": "res.partner"})
+
+    def test_the_model_picker_offers_stored_models(self):
+        for model_name in ("webhook.tracked.model", "webhook.app.type.model"):
+            field = self.env[model_name]._fields["model_id"]
+            domain = field.domain if isinstance(field.domain, list) else []
+            offered = self.env["ir.model"].name_search("Contact", args=domain, limit=100)
+            self.assertTrue(offered, model_name)
