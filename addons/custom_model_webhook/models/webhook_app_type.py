@@ -17,9 +17,7 @@ class WebhookAppType(models.Model):
     _description = "Webhook App Type"
     _order = "code"
 
-    code = fields.Char(
-        required=True, help="Sent by the apps as app_type, e.g. sales_app."
-    )
+    code = fields.Char(required=True, help="Sent by the apps as app_type, e.g. sales_app.")
     name = fields.Char(required=True)
     all_models = fields.Boolean(
         string="All Models",

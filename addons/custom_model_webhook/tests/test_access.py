@@ -49,7 +49,12 @@ class TestAccess(WebhookCase):
             event.unlink()
         with self.assertRaises(AccessError):
             events.create(
-                {"model": "res.partner", "record_id": 1, "event": "write", "timestamp": "2026-01-01"}
+                {
+                    "model": "res.partner",
+                    "record_id": 1,
+                    "event": "write",
+                    "timestamp": "2026-01-01",
+                }
             )
 
     def test_a_user_sees_only_their_own_sync_states(self):

@@ -5,7 +5,6 @@ own cursors (the test transaction never commits), and clean up after."""
 
 import select
 import time
-from contextlib import closing
 
 from odoo import SUPERUSER_ID, api
 from odoo.sql_db import db_connect
