@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class OdooClient:
         data = body.json()
         if "error" in data:
             raise RuntimeError(data["error"]["data"]["message"])
-        return data["result"]
+        return data.get("result")
 
     def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return self.rpc(
@@ -243,7 +244,6 @@ def test_real_odoo_sessions_are_validated(e2e: EndToEnd) -> None:
     assert cookie.status_code == 200
     logout_client = OdooClient(e2e.odoo_url, "bob", "bob-pass-18")
     logout_client.rpc("/web/session/destroy")
-    time.sleep(0)
     gone = httpx.post(
         f"{e2e.server_url}/api/v2/sync/pull",
         json={"user_id": e2e.bob.uid, "device_id": "y", "app_type": "sales_app"},
@@ -263,3 +263,21 @@ def test_app_type_edited_in_odoo_applies_at_once(e2e: EndToEnd) -> None:
     )
     assert e2e.pull(e2e.alice, device_id="crm", app_type="crm_app").status_code == 200
     assert e2e.pull(e2e.alice, device_id="crm2", app_type="nope_app").status_code == 422
+
+
+def test_long_poll_is_woken_by_the_addons_notify(e2e: EndToEnd) -> None:
+    e2e.pull(e2e.alice, device_id="alice-watch")
+    created: list[int] = []
+
+    def create_later() -> None:
+        time.sleep(1.0)
+        created.append(e2e.admin.call("res.partner", "create", {"name": "Late customer"}))
+
+    writer = threading.Thread(target=create_later)
+    started = time.monotonic()
+    writer.start()
+    response = e2e.pull(e2e.alice, device_id="alice-watch", wait=30)
+    elapsed = time.monotonic() - started
+    writer.join()
+    assert ("res.partner", created[0], "create") in _seen(response)
+    assert elapsed < 20  # woken by Odoo's commit, not by the end of the window
