@@ -129,7 +129,26 @@ def e2e() -> Iterator[EndToEnd]:
             "--without-demo=all",
             "--log-level=warn",
         ]
-        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        # The addon imports the server package (Odoo checks its distribution
+        # metadata): give Odoo's Python this checkout's, without touching its
+        # environment.
+        package_dir = cluster.directory / "odoo-python-path"
+        subprocess.run(
+            [
+                odoo_python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--target",
+                str(package_dir),
+                str(REPO),
+            ],
+            check=True,
+            timeout=600,
+        )
+        env = {**os.environ, "PYTHONPATH": str(package_dir)}
         subprocess.run(
             [*odoo_cmd, "-i", "custom_model_webhook", "--stop-after-init"],
             check=True,
