@@ -7,30 +7,20 @@ devices pull what changed through /api/v2/sync/pull.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from odoo_webhook_server.demo.postgres import TemporaryPostgres
+from .conftest import OdooEnvironment, free_port
 
-REPO = Path(__file__).resolve().parents[1]
 DB = "e2e_sync"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
@@ -95,76 +85,32 @@ class EndToEnd:
 
 
 @pytest.fixture(scope="module")
-def e2e() -> Iterator[EndToEnd]:
-    odoo_bin = Path(os.environ["ODOO_BIN"]).resolve()
-    odoo_python = os.environ.get("ODOO_PYTHON", "python3")
-    cluster = TemporaryPostgres()
-    superuser_url = cluster.start()
+def e2e(odoo: OdooEnvironment) -> Iterator[EndToEnd]:
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with psycopg.connect(superuser_url, autocommit=True) as conn:
-            # Odoo refuses to run as the "postgres" role.
-            conn.execute("CREATE ROLE odoo LOGIN SUPERUSER PASSWORD 'odoo'")
-        odoo_port = _free_port()
-        addons = ",".join(
-            [
-                str(odoo_bin.parent / "odoo" / "addons"),
-                str(odoo_bin.parent / "addons"),
-                str(REPO / "addons"),
-            ]
-        )
-        odoo_cmd = [
-            odoo_python,
-            str(odoo_bin),
-            f"--addons-path={addons}",
-            "-d",
-            DB,
-            "--db_host=127.0.0.1",
-            f"--db_port={cluster.port}",
-            "--db_user=odoo",
-            "--db_password=odoo",
-            "--http-interface=127.0.0.1",
-            f"--http-port={odoo_port}",
-            "--max-cron-threads=0",
-            "--without-demo=all",
-            "--log-level=warn",
-        ]
-        # The addon imports the server package (Odoo checks its distribution
-        # metadata): give Odoo's Python this checkout's, without touching its
-        # environment.
-        package_dir = cluster.directory / "odoo-python-path"
-        subprocess.run(
-            [
-                odoo_python,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-deps",
-                "--target",
-                str(package_dir),
-                str(REPO),
-            ],
-            check=True,
-            timeout=600,
-        )
-        env = {**os.environ, "PYTHONPATH": str(package_dir)}
+        odoo_port = free_port()
+        odoo_cmd = odoo.command(DB, odoo_port)
         subprocess.run(
             [*odoo_cmd, "-i", "custom_model_webhook", "--stop-after-init"],
             check=True,
-            env=env,
+            env=odoo.env,
             timeout=900,
         )
-        odoo = subprocess.Popen(odoo_cmd, env=env)
-        processes.append(odoo)
+        server_odoo = subprocess.Popen(odoo_cmd, env=odoo.env)
+        processes.append(server_odoo)
         odoo_url = f"http://127.0.0.1:{odoo_port}"
-        _wait_http(f"{odoo_url}/web/health", odoo)
+        _wait_http(f"{odoo_url}/web/health", server_odoo)
 
-        server_port = _free_port()
-        database_url = f"postgresql://odoo:odoo@127.0.0.1:{cluster.port}/{DB}"
+        server_port = free_port()
+        database_url = odoo.database_url(DB)
         server = subprocess.Popen(
             [sys.executable, "-m", "odoo_webhook_server", "serve", "--port", str(server_port)],
-            env={**os.environ, "DATABASE_URL": database_url, "ODOO_URL": odoo_url, "ODOO_DB": DB},
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "ODOO_URL": odoo_url,
+                "ODOO_DB": DB,
+            },
         )
         processes.append(server)
         server_url = f"http://127.0.0.1:{server_port}"
@@ -192,7 +138,6 @@ def e2e() -> Iterator[EndToEnd]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        cluster.stop()
 
 
 def _seen(response: httpx.Response) -> list[tuple[str, int, str]]:
