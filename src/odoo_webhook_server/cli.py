@@ -31,10 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_bind(parser)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the API (the default)")
     _add_bind(serve)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
     init = commands.add_parser("init-db", help="create the sync tables in an empty database")
     init.add_argument("--database-url", help="libpq URI (default: DATABASE_URL)")
     archive = commands.add_parser(
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=args.access_log,
         proxy_headers=True,
     )
     return 0

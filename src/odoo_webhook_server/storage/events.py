@@ -43,20 +43,25 @@ SELECT {_COLUMNS}
  LIMIT %(limit)s
 """
 
-# One index range scan on (model, txid, id) per model, merged: cost depends on
-# the batch size, not on how many events of other models lie in between.
+# Per model, an index-only range scan of (model, txid, id) for the page's
+# keys, merged; then the page's rows by primary key. Cost depends on the batch
+# size, not on how many events of other models lie in between (selecting whole
+# rows in the branches lets the planner prefer (txid, id) and filter on model).
 _SOME_MODELS = f"""
 SELECT {_COLUMNS}
-  FROM unnest(%(models)s::varchar[]) AS wanted(model)
- CROSS JOIN LATERAL (
-        SELECT * FROM update_webhook x
-         WHERE x.model = wanted.model
-           AND (x.txid, x.id) > (%(txid)s, %(event_id)s)
-           AND x.txid < txid_snapshot_xmin(txid_current_snapshot())
-         ORDER BY x.txid, x.id
-         LIMIT %(limit)s) e
+  FROM (SELECT k.id
+          FROM unnest(%(models)s::varchar[]) AS wanted(model)
+         CROSS JOIN LATERAL (
+                SELECT x.txid, x.id FROM update_webhook x
+                 WHERE x.model = wanted.model
+                   AND (x.txid, x.id) > (%(txid)s, %(event_id)s)
+                   AND x.txid < txid_snapshot_xmin(txid_current_snapshot())
+                 ORDER BY x.txid, x.id
+                 LIMIT %(limit)s) k
+         ORDER BY k.txid, k.id
+         LIMIT %(limit)s) page
+  JOIN update_webhook e ON e.id = page.id
  ORDER BY e.txid, e.id
- LIMIT %(limit)s
 """
 
 
