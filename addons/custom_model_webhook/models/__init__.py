@@ -1,5 +1,6 @@
 from . import base
 from . import update_webhook
+from . import webhook_model_name_mixin
 from . import webhook_tracked_model
 from . import webhook_app_type
 from . import webhook_app_type_model

@@ -44,9 +44,9 @@ class WebhookTrackedModel(models.Model):
     """
 
     _name = "webhook.tracked.model"
+    _inherit = "webhook.model.name.mixin"
     _description = "Webhook Tracked Model"
     _order = "model"
-    _rec_name = "model"
 
     model = fields.Char(
         required=True,
@@ -54,45 +54,10 @@ class WebhookTrackedModel(models.Model):
         "is not installed yet: capture starts when it is installed.",
     )
     active = fields.Boolean(default=True)
-    model_id = fields.Many2one(
-        "ir.model",
-        string="Installed Model",
-        compute="_compute_model_id",
-        inverse="_inverse_model_id",
-        search="_search_model_id",
-        domain=[("transient", "=", False)],
-        help="Pick an installed model to fill in its technical name.",
-    )
-    installed = fields.Boolean(compute="_compute_model_id")
 
     _sql_constraints = [
         ("model_unique", "unique(model)", "This model is already tracked."),
     ]
-
-    @api.depends("model")
-    def _compute_model_id(self):
-        models_by_name = {
-            ir_model.model: ir_model
-            for ir_model in self.env["ir.model"]
-            .sudo()
-            .search([("model", "in", [name for name in self.mapped("model") if name])])
-        }
-        for tracked in self:
-            tracked.model_id = models_by_name.get(tracked.model, False)
-            tracked.installed = tracked.model in self.env
-
-    def _search_model_id(self, operator, value):
-        names = self.env["ir.model"].sudo().search([("id", operator, value)]).mapped("model")
-        return [("model", "in", names)]
-
-    def _inverse_model_id(self):
-        for record in self.filtered("model_id"):
-            record.model = record.model_id.model
-
-    @api.onchange("model_id")
-    def _onchange_model_id(self):
-        if self.model_id:
-            self.model = self.model_id.model
 
     @api.constrains("model")
     def _check_model(self):
