@@ -1,7 +1,7 @@
 """Archiver benchmark: the three archiving rules over 10 million events,
 while devices pull over HTTP and Odoo keeps inserting events.
 
-    /work/venv/bin/python benchmarks/bench_archive.py [--events 10000000] [--states 10000]
+    .venv/bin/python benchmarks/bench_archive.py [--events 10000000] [--states 10000]
 
 1. Fills a throwaway PostgreSQL (fsync on) with `--events` events spread over
    90 days and `--states` device states (the same generator as bench_pull.py),

@@ -1,6 +1,6 @@
 """Pull benchmark: the real server over loopback HTTP, 10 thousand vs 1 million events.
 
-    /work/venv/bin/python benchmarks/bench_pull.py [--events 1000000] [--states 10000]
+    .venv/bin/python benchmarks/bench_pull.py [--events 1000000] [--states 10000]
         [--small-events 10000] [--duration 10] [--concurrency 16]
 
 What it does (docs/BENCHMARKS.md explains how to read the output):
