@@ -114,7 +114,7 @@ class Stack:
 
     def client(self, login: str | None = "admin") -> httpx.Client:
         headers = {"X-Session-Id": self.sid(login)} if login else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=120)
 
     def pull(self, login: str = "admin", **body: Any) -> httpx.Response:
         body.setdefault("user_id", next(u.uid for u in self.odoo.users if u.login == login))

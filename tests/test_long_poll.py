@@ -15,11 +15,11 @@ def test_empty_pull_waits_and_wakes_on_a_change(stack: Stack) -> None:
     timer = threading.Timer(0.7, stack.write, args=(("res.partner", 1, "create"),))
     started = time.monotonic()
     timer.start()
-    body = stack.pull(wait=20).json()
+    body = stack.pull(wait=90).json()
     elapsed = time.monotonic() - started
     timer.join()
     assert [e["record_id"] for e in body["events"]] == [1]
-    assert 0.5 < elapsed < 15  # woken by the change, not by the end of the window
+    assert 0.5 < elapsed < 60  # woken by the change, not by the end of the window
 
 
 def test_wait_ends_empty_when_nothing_changes(stack: Stack) -> None:
@@ -32,8 +32,8 @@ def test_wait_ends_empty_when_nothing_changes(stack: Stack) -> None:
 def test_pending_events_are_answered_at_once(stack: Stack) -> None:
     stack.write(("res.partner", 1, "create"))
     started = time.monotonic()
-    assert stack.pull(wait=30).json()["events"]
-    assert time.monotonic() - started < 10
+    assert stack.pull(wait=90).json()["events"]
+    assert time.monotonic() - started < 60  # answered without waiting the window
 
 
 def test_many_idle_devices_wait_without_holding_connections(stack: Stack) -> None:
@@ -65,6 +65,6 @@ def test_event_held_back_by_an_older_transaction_is_served_when_it_ends(stack: S
         stack.write(("res.partner", 1, "create"))
         threading.Timer(1.0, older.commit).start()
         started = time.monotonic()
-        body = stack.pull(wait=20).json()
+        body = stack.pull(wait=90).json()
     assert [e["record_id"] for e in body["events"]] == [1]
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # rechecked, not left to the end of the window
