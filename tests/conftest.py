@@ -11,7 +11,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +37,31 @@ BOB = FakeUser(7, "bob", "bob", "Bob (driver)")
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
+def insert_event(
+    database_url: str, model: str, record_id: int, at: datetime, event: str = "write"
+) -> int:
+    """One event stamped `at` (naive UTC), committed in its own transaction."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            """INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
+                                          is_archived, min_users_synced)
+               VALUES (%s, %s, %s, %s, 2, false, 0) RETURNING id""",
+            (model, record_id, event, at),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def sql(database_url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -15,21 +14,9 @@ import pytest
 
 from odoo_webhook_server.sync.archiving import ArchivePolicy, archive_stats, run_archiving
 
-from .conftest import Stack, utcnow
+from .conftest import Stack, days, insert_event, utcnow
 
 NOW = utcnow()
-
-
-def add_event(database_url: str, model: str, record_id: int, age: timedelta) -> int:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            """INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
-                                          is_archived, min_users_synced)
-               VALUES (%s, %s, 'write', %s, 2, false, 0) RETURNING id""",
-            (model, record_id, NOW - age),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def archive(database_url: str, **policy: int) -> dict[str, Any]:
@@ -48,13 +35,9 @@ def status(database_url: str) -> dict[int, tuple[bool, int] | None]:
     return {record_id: (archived, synced) for record_id, archived, synced in rows}
 
 
-def days(n: float) -> timedelta:
-    return timedelta(days=n)
-
-
 def test_rule_1_archives_after_7_days_once_every_device_acknowledged(stack: Stack) -> None:
-    add_event(stack.database_url, "res.partner", 6, days(6))
-    add_event(stack.database_url, "res.partner", 7, days(7))
+    insert_event(stack.database_url, "res.partner", 6, NOW - days(6))
+    insert_event(stack.database_url, "res.partner", 7, NOW - days(7))
     for device in ("phone", "tablet"):
         stack.pull("alice", device_id=device, app_type="sales_app")
     summary = archive(stack.database_url)
@@ -63,7 +46,7 @@ def test_rule_1_archives_after_7_days_once_every_device_acknowledged(stack: Stac
 
 
 def test_rule_1_waits_for_a_lagging_active_device(stack: Stack) -> None:
-    add_event(stack.database_url, "res.partner", 10, days(10))
+    insert_event(stack.database_url, "res.partner", 10, NOW - days(10))
     stack.pull("alice", device_id="phone", app_type="sales_app")
     stack.write(("res.partner", 99, "create"))
     stack.pull("bob", device_id="van", app_type="delivery_app", limit=1)  # gets event 10 only
@@ -79,7 +62,9 @@ def test_rule_1_waits_for_a_lagging_active_device(stack: Stack) -> None:
 
 def test_devices_that_do_not_see_the_model_do_not_hold_it_back(stack: Stack) -> None:
     stack.pull("bob", device_id="van", app_type="delivery_app")  # at the beginning, empty
-    add_event(stack.database_url, "sale.order", 1, days(8))  # delivery_app never sees orders
+    insert_event(
+        stack.database_url, "sale.order", 1, NOW - days(8)
+    )  # delivery_app never sees orders
     stack.pull("alice", device_id="phone", app_type="sales_app")
     archive(stack.database_url)
     assert status(stack.database_url)[1] == (True, 1)
@@ -94,7 +79,7 @@ def test_devices_that_do_not_see_the_model_do_not_hold_it_back(stack: Stack) -> 
 )
 def test_inactive_devices_are_exempt(stack: Stack, make_inactive: str) -> None:
     stack.pull("alice", device_id="lost", app_type="sales_app")  # at the beginning
-    add_event(stack.database_url, "res.partner", 1, days(8))
+    insert_event(stack.database_url, "res.partner", 1, NOW - days(8))
     stack.pull("alice", device_id="phone", app_type="sales_app")
     archive(stack.database_url)
     assert status(stack.database_url)[1] == (False, 0)  # "lost" is active and behind
@@ -106,7 +91,7 @@ def test_inactive_devices_are_exempt(stack: Stack, make_inactive: str) -> None:
 
 def test_inactivity_window_is_configurable(stack: Stack) -> None:
     stack.pull("alice", device_id="lost", app_type="sales_app")
-    add_event(stack.database_url, "res.partner", 1, days(8))
+    insert_event(stack.database_url, "res.partner", 1, NOW - days(8))
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute("UPDATE user_sync_state SET last_sync_time = %s", (NOW - days(3),))
     archive(stack.database_url)
@@ -117,8 +102,8 @@ def test_inactivity_window_is_configurable(stack: Stack) -> None:
 
 def test_rule_2_forces_after_30_days(stack: Stack) -> None:
     stack.pull("alice", device_id="lagging", app_type="sales_app")  # at the beginning
-    add_event(stack.database_url, "res.partner", 29, days(29))
-    add_event(stack.database_url, "res.partner", 30, days(30))
+    insert_event(stack.database_url, "res.partner", 29, NOW - days(29))
+    insert_event(stack.database_url, "res.partner", 30, NOW - days(30))
     summary = archive(stack.database_url)
     assert status(stack.database_url) == {29: (False, 0), 30: (True, 0)}
     assert (summary["archived_forced"], summary["archived_synced"]) == (1, 0)
@@ -126,15 +111,15 @@ def test_rule_2_forces_after_30_days(stack: Stack) -> None:
 
 def test_rule_3_deletes_archived_events_after_90_days(stack: Stack) -> None:
     for age in (89, 90, 120):
-        add_event(stack.database_url, "res.partner", age, days(age))
+        insert_event(stack.database_url, "res.partner", age, NOW - days(age))
     summary = archive(stack.database_url)
     assert status(stack.database_url) == {89: (True, 0)}
     assert summary["deleted"] == 2
 
 
 def test_thresholds_come_from_the_policy(stack: Stack) -> None:
-    add_event(stack.database_url, "res.partner", 3, days(3))
-    add_event(stack.database_url, "res.partner", 12, days(12))
+    insert_event(stack.database_url, "res.partner", 3, NOW - days(3))
+    insert_event(stack.database_url, "res.partner", 12, NOW - days(12))
     archive(
         stack.database_url, archive_after_days=2, force_archive_after_days=5, delete_after_days=10
     )
@@ -143,7 +128,7 @@ def test_thresholds_come_from_the_policy(stack: Stack) -> None:
 
 def test_archiving_is_idempotent(stack: Stack) -> None:
     for age in (1, 8, 31, 95):
-        add_event(stack.database_url, "res.partner", age, days(age))
+        insert_event(stack.database_url, "res.partner", age, NOW - days(age))
     first = archive(stack.database_url)
     after_first = status(stack.database_url)
     second = archive(stack.database_url)
@@ -154,7 +139,7 @@ def test_archiving_is_idempotent(stack: Stack) -> None:
 
 def test_an_archived_event_still_reaches_a_lagging_device(stack: Stack) -> None:
     stack.pull("alice", device_id="lagging", app_type="sales_app")
-    add_event(stack.database_url, "res.partner", 40, days(40))
+    insert_event(stack.database_url, "res.partner", 40, NOW - days(40))
     archive(stack.database_url)
     assert status(stack.database_url)[40] == (True, 0)
     body = stack.pull("alice", device_id="lagging", app_type="sales_app").json()
@@ -165,7 +150,7 @@ def test_an_archived_event_still_reaches_a_lagging_device(stack: Stack) -> None:
 def test_deletion_before_acknowledgement_asks_for_resync(stack: Stack) -> None:
     stack.write(("res.partner", 1, "create"))
     stack.pull("alice", device_id="lagging", app_type="sales_app")  # acknowledges event 1
-    add_event(stack.database_url, "res.partner", 95, days(95))
+    insert_event(stack.database_url, "res.partner", 95, NOW - days(95))
     stack.pull("alice", device_id="current", app_type="sales_app")  # up to date
     stack.pull("bob", device_id="van", app_type="delivery_app", models_filter=["stock.picking"])
     archive(stack.database_url)
@@ -203,7 +188,7 @@ def test_deletion_before_acknowledgement_asks_for_resync(stack: Stack) -> None:
 
 def test_stats(stack: Stack) -> None:
     for age in (1, 40, 50):
-        add_event(stack.database_url, "res.partner", age, days(age))
+        insert_event(stack.database_url, "res.partner", age, NOW - days(age))
     archive(stack.database_url)
     with psycopg.connect(stack.database_url) as conn, conn.cursor() as cur:
         stats = archive_stats(cur)
@@ -215,7 +200,7 @@ def test_stats(stack: Stack) -> None:
 
 def test_archive_command_uses_the_thresholds_set_in_odoo(stack: Stack) -> None:
     stack.pull("alice", device_id="lagging", app_type="sales_app")  # holds rule 1 back
-    add_event(stack.database_url, "res.partner", 4, days(4))
+    insert_event(stack.database_url, "res.partner", 4, NOW - days(4))
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         for key, value in (("force_archive_after_days", "3"), ("archive_after_days", "2")):
             conn.execute(

@@ -12,8 +12,8 @@ import pytest
 from odoo_webhook_server.storage.stats import run_blocking
 from odoo_webhook_server.sync import archiving
 
-from .conftest import Stack
-from .test_v1 import NOW, days, insert_event, make_webhook_manager, sql
+from .conftest import Stack, days, insert_event, sql
+from .test_v1 import NOW, make_webhook_manager
 
 
 def stats(stack: Stack, login: str = "admin") -> Any:

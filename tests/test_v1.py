@@ -7,43 +7,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
-from .conftest import Stack, utcnow
+from .conftest import Stack, days, insert_event, sql, utcnow
 
 NOW = utcnow().replace(microsecond=0)
 MANAGER_GROUP_ID = 42
 
 
-def days(n: float) -> timedelta:
-    return timedelta(days=n)
-
-
 def iso(moment: datetime) -> str:
     """How the API writes a naive UTC datetime."""
     return moment.isoformat() + "Z"
-
-
-def insert_event(
-    database_url: str, model: str, record_id: int, at: datetime, event: str = "write"
-) -> int:
-    """One event stamped `at` (naive UTC), committed in its own transaction."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            """INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
-                                          is_archived, min_users_synced)
-               VALUES (%s, %s, %s, %s, 2, false, 0) RETURNING id""",
-            (model, record_id, event, at),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def sql(database_url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        cur = conn.execute(statement, params)
-        return cur.fetchall() if cur.description else []
 
 
 def stored(database_url: str) -> list[int]:
