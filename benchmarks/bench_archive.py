@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from bench_pull import (
 
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_server.sync.clock import utcnow
 
 ARCHIVE_CHILD = """
 import json, resource, sys, time
@@ -112,9 +113,7 @@ def _inserter(
                 CapturedChange("sale.order", record, "create"),
                 CapturedChange("res.partner", record - 1, "write", ("name",)),
             ]
-            sql, params = insert_events_sql(
-                changes, user_id=2, now=datetime.now(UTC).replace(tzinfo=None)
-            )
+            sql, params = insert_events_sql(changes, user_id=2, now=utcnow())
             started = time.perf_counter()
             with conn.transaction():
                 conn.execute(sql, params)
@@ -206,7 +205,7 @@ def main() -> int:
             process.start()
         load_start = time.time()
         time.sleep(args.warmup)
-        now = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=args.days_forward)
+        now = utcnow() + timedelta(days=args.days_forward)
         archive_start = time.time()
         first = _archive(db.url, now, args.batch_size)
         archive_end = time.time()

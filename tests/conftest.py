@@ -11,7 +11,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
 from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
 from odoo_webhook_server.storage.schema import init_db
+from odoo_webhook_server.sync.clock import utcnow
 
 TEMPLATE_DB = "webhook_sync_template"
 _db_numbers = itertools.count(1)
@@ -33,10 +34,6 @@ _db_numbers = itertools.count(1)
 ADMIN = FakeUser(2, "admin", "admin", "Mitchell Admin", is_admin=True)
 ALICE = FakeUser(6, "alice", "alice", "Alice (sales rep)")
 BOB = FakeUser(7, "bob", "bob", "Bob (driver)")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def days(n: float) -> timedelta:

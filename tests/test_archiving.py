@@ -13,8 +13,9 @@ import psycopg
 import pytest
 
 from odoo_webhook_server.sync.archiving import ArchivePolicy, archive_stats, run_archiving
+from odoo_webhook_server.sync.clock import utcnow
 
-from .conftest import Stack, days, insert_event, utcnow
+from .conftest import Stack, days, insert_event
 
 NOW = utcnow()
 

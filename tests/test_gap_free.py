@@ -7,12 +7,12 @@ import itertools
 import random
 import threading
 import time
-from datetime import UTC, datetime
 from typing import cast
 
 import psycopg
 
 from odoo_webhook_server.storage.capture import CapturedChange, insert_events_sql
+from odoo_webhook_server.sync.clock import utcnow
 
 from .conftest import Stack
 
@@ -22,7 +22,7 @@ def _insert(conn: psycopg.Connection[tuple[object, ...]], record_ids: list[int])
     sql, params = insert_events_sql(
         [CapturedChange("res.partner", rid, "create") for rid in record_ids],
         user_id=2,
-        now=datetime.now(UTC).replace(tzinfo=None),
+        now=utcnow(),
     )
     return [cast(int, row[0]) for row in conn.execute(sql + " RETURNING id", params).fetchall()]
 

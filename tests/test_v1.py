@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import Stack, days, insert_event, sql, utcnow
+from odoo_webhook_server.sync.clock import utcnow
+
+from .conftest import Stack, days, insert_event, sql
 
 NOW = utcnow().replace(microsecond=0)
 MANAGER_GROUP_ID = 42

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, datetime
 
 import psycopg
 
 from ..storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from ..sync.clock import utcnow
 
 __all__ = ["OdooSimulator"]
 
@@ -102,7 +102,7 @@ class OdooSimulator:
                 sql, params = insert_events_sql(
                     changes,
                     user_id=self._random.choice(self._user_ids),
-                    now=datetime.now(UTC).replace(tzinfo=None),
+                    now=utcnow(),
                 )
                 with conn.transaction():
                     conn.execute(sql, params)

@@ -7,7 +7,7 @@ from typing import cast
 
 from psycopg import AsyncConnection
 
-from ..sync.cursor import Cursor
+from ..sync.cursor import START, Cursor
 from ..sync.events import Event, EventKind
 
 __all__ = ["EVENT_COLUMNS", "event_of", "events_after", "head", "purged_after"]
@@ -116,4 +116,4 @@ async def head(conn: Conn) -> Cursor:
         """
     )
     row = await cur.fetchone()
-    return Cursor(cast(int, row[0]), cast(int, row[1])) if row else Cursor(0, 0)
+    return Cursor(cast(int, row[0]), cast(int, row[1])) if row else START

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar, cast
 
 import psycopg
 from psycopg import AsyncConnection
 
 from ..sync.archiving import ACTIVE_DEVICE_GROUPS, DbCursor
+from ..sync.clock import utcnow
 from ..sync.events import Event
 from .events import EVENT_COLUMNS, event_of
 
@@ -24,10 +25,6 @@ __all__ = ["AppTypeLag", "app_type_lag", "run_blocking"]
 
 Conn = AsyncConnection[tuple[object, ...]]
 T = TypeVar("T")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def run_blocking(conninfo: str, function: Callable[[DbCursor, Callable[[], None]], T]) -> T:
@@ -92,7 +89,7 @@ async def app_type_lag(conn: Conn, inactive_device_days: int) -> list[AppTypeLag
     one of its active devices has not acknowledged."""
     cur = await conn.execute(
         _APP_TYPE_LAG,
-        {"inactive_before": _utcnow() - timedelta(days=inactive_device_days)},
+        {"inactive_before": utcnow() - timedelta(days=inactive_device_days)},
     )
     return [
         AppTypeLag(

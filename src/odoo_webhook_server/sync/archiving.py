@@ -26,8 +26,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from .clock import utcnow
 
 __all__ = [
     "POLICY_PARAMETERS",
@@ -185,10 +187,6 @@ SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM marks)
 """
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def run_archiving(
     cur: DbCursor,
     policy: ArchivePolicy,
@@ -200,7 +198,7 @@ def run_archiving(
     """Apply the three rules; idempotent. `commit`, when given, is called
     after every batch (keeps transactions and locks short); `now` lets
     tests move time forward."""
-    now = now or _utcnow()
+    now = now or utcnow()
     started = time.monotonic()
     summary: dict[str, Any] = {
         "archived_synced": 0,
@@ -298,7 +296,7 @@ def cleanup_before(
 ) -> CleanupResult:
     """v1's manual cleanup, made safe: delete events stamped before `before`
     except (unless `force`) those an active device has not acknowledged."""
-    now = now or _utcnow()
+    now = now or utcnow()
     params: dict[str, Any] = {
         "before": before,
         "now": now,
@@ -323,7 +321,7 @@ def archive_stats(cur: DbCursor, *, inactive_device_days: int = 30) -> dict[str,
     total, archived = cur.fetchone()
     cur.execute(
         f"SELECT COALESCE(sum(devices), 0) FROM ({ACTIVE_DEVICE_GROUPS}) AS g",
-        {"inactive_before": _utcnow() - timedelta(days=inactive_device_days)},
+        {"inactive_before": utcnow() - timedelta(days=inactive_device_days)},
     )
     (active_devices,) = cur.fetchone()
     cur.execute("SELECT count(*) FROM user_sync_state")

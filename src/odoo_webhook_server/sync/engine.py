@@ -8,7 +8,7 @@ device are serialised while different devices never wait for each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from psycopg import AsyncConnection
 
@@ -16,6 +16,7 @@ from ..storage import app_types as app_type_store
 from ..storage import events as event_store
 from ..storage import sync_state as state_store
 from . import token as sync_token
+from .clock import utcnow
 from .coalesce import coalesce
 from .cursor import START, Cursor
 from .errors import (
@@ -48,17 +49,10 @@ class PullRequest:
 @dataclass(frozen=True)
 class PullResult:
     events: list[Event]
-    raw_events_count: int
     next_sync_token: str
     last_sync_time: datetime
     has_more: bool
-    state: DeviceState
     resync_reason: str | None = None
-
-
-def _utcnow() -> datetime:
-    # Odoo stores naive UTC datetimes.
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def _subscription(
@@ -115,13 +109,11 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
                 # Nothing is served or moved: the device must reload, then reset.
                 return PullResult(
                     events=[],
-                    raw_events_count=0,
                     next_sync_token=sync_token.mint(
                         identity, TokenClaims(state.id, state.user_id, start)
                     ),
-                    last_sync_time=state.last_sync_time or _utcnow(),
+                    last_sync_time=state.last_sync_time or utcnow(),
                     has_more=False,
-                    state=state,
                     resync_reason=(
                         f"events of {lost_model} after this device's position were deleted"
                         " (archived more than the retention period ago, or cleaned up)"
@@ -132,7 +124,7 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
         has_more = len(batch) > request.limit
         batch = batch[: request.limit]
         end = Cursor(batch[-1].txid, batch[-1].id) if batch else start
-        now = _utcnow()
+        now = utcnow()
         await state_store.record_pull(
             conn,
             state,
@@ -144,11 +136,9 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
         )
     return PullResult(
         events=coalesce(batch),
-        raw_events_count=len(batch),
         next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, end)),
         last_sync_time=now,
         has_more=has_more,
-        state=state,
     )
 
 
