@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Install and uninstall hooks; both are idempotent."""
 
+from odoo_webhook_server.storage.capture import drop_capture_sql
 from odoo_webhook_server.storage.schema import seed_app_types_sql
 
 from .models.webhook_tracked_model import DEFAULT_TRACKED_MODELS
@@ -32,8 +33,10 @@ def _seed_tracked_models(env):
 
 def uninstall_hook(env):
     # Stop capturing first: Odoo goes on changing records while it removes
-    # the addon, and drops update_webhook on the way.
+    # the addon, and drops update_webhook on the way; a capture trigger left
+    # behind would then fail every change of a tracked table.
     env.cr.execute("DELETE FROM webhook_tracked_model")
+    env.cr.execute(drop_capture_sql())
     env.registry.clear_cache()
     # Odoo drops the tables of the addon's models; this one is not a model
     # (the server's per-model purge marks, see extras_update_webhook.sql).

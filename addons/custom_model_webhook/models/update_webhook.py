@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import api, fields, models
 
+from odoo_webhook_server.storage.capture import capture_functions_sql
 from odoo_webhook_server.storage.schema import extras_sql
 
 from ..schema_fields import SchemaBigInteger, auto_init_shared_schema
@@ -11,9 +12,10 @@ class UpdateWebhook(models.Model):
     """One captured change of a tracked record: the event stream that the
     sync server serves to devices.
 
-    Rows are written by the capture in models/base.py (SQL, one statement
-    per ORM call) and read by the server straight from the table; the
-    columns must match the server's storage/sql/tables.sql (tests/test_schema.py).
+    Rows are written by the capture triggers on the tracked tables (one
+    INSERT per SQL statement, see webhook.tracked.model) and read by the
+    server straight from the table; the columns must match the server's
+    storage/sql/tables.sql (tests/test_schema.py).
     """
 
     _name = "update.webhook"
@@ -46,8 +48,10 @@ class UpdateWebhook(models.Model):
 
     def init(self):
         # What the ORM cannot express: the writing transaction's id (a column
-        # default) and the cursor indexes the server reads by. Idempotent.
+        # default), the cursor indexes the server reads by, and the functions
+        # of the capture triggers that write into this table. Idempotent.
         self.env.cr.execute(extras_sql(self._table))
+        self.env.cr.execute(capture_functions_sql())
 
     @api.depends("model", "record_id", "event")
     def _compute_display_name(self):

@@ -4,7 +4,14 @@ import re
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
-from odoo.tools.sql import table_columns
+from odoo.tools.sql import table_columns, table_exists
+
+from odoo_webhook_server.storage.capture import (
+    InheritedParent,
+    TrackedTable,
+    installed_capture_triggers,
+    sync_capture_triggers,
+)
 
 # The addon's own models are never captured: their changes are not business
 # data, and capturing update.webhook would recurse.
@@ -36,11 +43,14 @@ _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
 class WebhookTrackedModel(models.Model):
-    """A model whose create / write / unlink are captured.
+    """A model whose rows are captured: every insert, update and delete of
+    its table (and updates of the tables it _inherits) becomes an event.
 
-    The set of tracked names is cached per worker (ormcache); any change here
-    clears the registry cache, which Odoo signals to the other workers, so a
-    model tracked from the UI is captured at once, without a restart.
+    Capture is a set of PostgreSQL triggers, kept equal to the active tracked
+    models that are installed (_sync_capture): on every change here, in the
+    same transaction, so tracking or untracking takes effect for every worker
+    at commit; and whenever a registry is loaded, which is how a model whose
+    module is installed later starts being captured.
     """
 
     _name = "webhook.tracked.model"
@@ -54,6 +64,18 @@ class WebhookTrackedModel(models.Model):
         "is not installed yet: capture starts when it is installed.",
     )
     active = fields.Boolean(default=True)
+    table = fields.Char(compute="_compute_capture", help="The model's table in the database.")
+    capture_installed = fields.Boolean(
+        string="Capture Installed",
+        compute="_compute_capture",
+        help="The capture triggers are on the model's table: its changes are recorded.",
+    )
+    capture_tables = fields.Char(
+        string="Captured Tables",
+        compute="_compute_capture",
+        help="The tables whose changes are this model's events: its own, and those of "
+        "the models it inherits (_inherits), e.g. product_template for product.product.",
+    )
 
     _sql_constraints = [
         ("model_unique", "unique(model)", "This model is already tracked."),
@@ -80,27 +102,87 @@ class WebhookTrackedModel(models.Model):
                         )
                     )
 
+    @api.depends("model", "active")
+    def _compute_capture(self):
+        installed = {}
+        for trigger in installed_capture_triggers(self.env.cr):
+            model = trigger.args[0] if trigger.args else ""
+            installed.setdefault(model, set()).add(trigger.table)
+        for tracked in self:
+            model = self.env.get(tracked.model) if tracked.model else None
+            tracked.table = model._table if model is not None else False
+            tables = installed.get(tracked.model, set())
+            tracked.capture_installed = bool(model is not None and model._table in tables)
+            tracked.capture_tables = ", ".join(sorted(tables)) or False
+
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
-        self.env.registry.clear_cache()
+        self._capture_changed()
         return records
 
     def write(self, vals):
         result = super().write(vals)
         if {"model", "active"} & set(vals):
-            self.env.registry.clear_cache()
+            self._capture_changed()
         return result
 
     def unlink(self):
         result = super().unlink()
-        self.env.registry.clear_cache()
+        self._capture_changed()
         return result
 
     def init(self):
         # The table exists from here on: forget a lookup cached while it did
         # not (during this addon's own installation).
         self.env.registry.clear_cache()
+
+    def _register_hook(self):
+        super()._register_hook()
+        self._sync_capture()
+
+    def _capture_changed(self):
+        self.env.registry.clear_cache()
+        self._sync_capture()
+
+    @api.model
+    def _sync_capture(self):
+        """Put the capture triggers exactly on the tables of the active,
+        installed tracked models (and their _inherits parents). Cheap when
+        they are there already (one catalog query)."""
+        if not table_exists(self.env.cr, "update_webhook"):
+            return  # this addon is being installed or uninstalled
+        sync_capture_triggers(self.env.cr, self._tracked_tables())
+
+    @api.model
+    def _tracked_tables(self):
+        tables = []
+        for name in sorted(self._get_tracked_model_names()):
+            model = self.env.get(name)
+            if model is None or model._abstract or model._transient or not model._auto:
+                continue  # not installed (yet), or not a table of its own
+            if not table_exists(self.env.cr, model._table):
+                continue  # its module is being installed: the next registry load adds it
+            parents = tuple(
+                InheritedParent(
+                    self.env[parent]._table, link, self._not_inherited(model, self.env[parent])
+                )
+                for parent, link in sorted(model._inherits.items())
+            )
+            tables.append(TrackedTable(name, model._table, parents))
+        return tables
+
+    @staticmethod
+    def _not_inherited(child, parent):
+        """The parent's columns whose name the child uses for a field of its
+        own (product.product's own `active`): they change nothing the child
+        shows."""
+        return tuple(
+            name
+            for name, field in parent._fields.items()
+            if field.store and field.column_type and name in child._fields
+            and not child._fields[name].inherited
+        )
 
     @api.model
     @tools.ormcache()

@@ -1,5 +1,6 @@
-"""The schema: tables.sql (what Odoo's ORM creates for the addon) and
-extras_<table>.sql (what the ORM cannot express; the addon runs them too)."""
+"""The schema: tables.sql (what Odoo's ORM creates for the addon),
+extras_<table>.sql (what the ORM cannot express; the addon runs them too)
+and the capture functions (capture.sql, see capture.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from importlib import resources
 
 from ..sync.app_types import DEFAULT_APP_TYPES
+from .capture import capture_functions_sql
 
 __all__ = ["EXTRA_TABLES", "extras_sql", "init_db", "seed_app_types_sql", "tables_sql"]
 
@@ -65,6 +67,7 @@ def init_db(conninfo: str) -> None:
         conn.execute(tables_sql())
         for table in EXTRA_TABLES:
             conn.execute(extras_sql(table))
+        conn.execute(capture_functions_sql())
         for statement, params in seed_app_types_sql():
             conn.execute(statement, params)
         for key, value in (
