@@ -66,7 +66,7 @@ def events(conn: psycopg.Connection[Any], after: int = 0) -> list[Row]:
         " WHERE id > %s ORDER BY id",
         (after,),
     ).fetchall()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def last_event_id(conn: psycopg.Connection[Any]) -> int:
@@ -116,6 +116,27 @@ def test_an_update_that_changes_nothing_or_only_write_date_makes_no_event(
     assert events(db, mark) == []
 
 
+def test_writes_of_a_row_created_in_the_same_transaction_are_part_of_its_creation(
+    db: psycopg.Connection[Any],
+) -> None:
+    now = "now() AT TIME ZONE 'UTC'"
+    with db.transaction():  # as Odoo's create(): INSERT, then stored computed fields
+        db.execute(f"INSERT INTO res_partner (name, create_date) VALUES ('A', {now}), ('B', {now})")
+        db.execute("UPDATE res_partner SET complete_name = name")
+    assert events(db) == [
+        ("res.partner", 1, "create", None, None),
+        ("res.partner", 2, "create", None, None),
+    ]
+    with db.transaction():  # created earlier: a write, though create_date says "now"
+        db.execute(f"UPDATE res_partner SET create_date = {now} WHERE id = 1")
+    with db.transaction():
+        db.execute(f"UPDATE res_partner SET create_date = {now}, street = 'x' WHERE id = 1")
+    assert [e[:4] for e in events(db)[2:]] == [
+        ("res.partner", 1, "write", "create_date"),
+        ("res.partner", 1, "write", "create_date,street"),
+    ]
+
+
 def test_delete_is_an_unlink_by_the_transaction_author(db: psycopg.Connection[Any]) -> None:
     db.execute("INSERT INTO res_partner (name) VALUES ('A'), ('B'), ('C')")
     mark = last_event_id(db)
@@ -152,7 +173,9 @@ def test_a_recomputed_column_is_attributed_to_the_transaction_author(
 def test_cascades_and_set_null_are_captured(db: psycopg.Connection[Any]) -> None:
     db.execute("INSERT INTO res_partner (name) VALUES ('Company')")
     db.execute("INSERT INTO res_partner (name, parent_id) VALUES ('Contact', 1)")
-    db.execute("INSERT INTO res_partner_bank (acc_number, partner_id) VALUES ('BE1', 1), ('BE2', 1)")
+    db.execute(
+        "INSERT INTO res_partner_bank (acc_number, partner_id) VALUES ('BE1', 1), ('BE2', 1)"
+    )
     mark = last_event_id(db)
     db.execute("DELETE FROM res_partner WHERE id = 1")
     assert sorted(events(db, mark)) == sorted(

@@ -200,6 +200,7 @@ DROP FUNCTION IF EXISTS custom_model_webhook_capture();
 DROP FUNCTION IF EXISTS custom_model_webhook_capture_inherited();
 DROP FUNCTION IF EXISTS custom_model_webhook_write_author(jsonb, jsonb);
 DROP FUNCTION IF EXISTS custom_model_webhook_changed_columns(jsonb, jsonb, text[]);
+DROP FUNCTION IF EXISTS custom_model_webhook_created_here(jsonb);
 DROP FUNCTION IF EXISTS custom_model_webhook_author();
 """
 

@@ -43,10 +43,20 @@ LANGUAGE sql STABLE AS $$
     END
 $$;
 
+-- Whether the row was created by the ORM in the current transaction (Odoo
+-- stamps create_date with the transaction's start). A cheap first filter:
+-- the writes that Odoo's create() itself makes right after the INSERT
+-- (parent_path, stored computed fields) are part of the creation, and make
+-- no event when this transaction's "create" event of the row is there.
+CREATE OR REPLACE FUNCTION custom_model_webhook_created_here(new_row jsonb) RETURNS bool
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((new_row ->> 'create_date')::timestamp = now() AT TIME ZONE 'UTC', false)
+$$;
+
 -- The trigger on a tracked model's own table, one per operation.
 --   TG_ARGV[0]  the model's name (sale.order)
 -- An UPDATE that changes no column but write_date / write_uid makes no
--- event. One NOTIFY per transaction: PostgreSQL folds identical
+-- event, nor one of a row whose "create" event this transaction wrote. One NOTIFY per transaction: PostgreSQL folds identical
 -- notifications of a transaction into one, and sends them only on commit.
 CREATE OR REPLACE FUNCTION custom_model_webhook_capture() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -63,20 +73,27 @@ BEGIN
           FROM new_rows AS n
          ORDER BY n.id;
     ELSIF TG_OP = 'UPDATE' THEN
+        WITH changed AS (
+            SELECT n.id,
+                   custom_model_webhook_changed_columns(
+                       to_jsonb(n), to_jsonb(o), '{write_date,write_uid}') AS fields,
+                   custom_model_webhook_write_author(to_jsonb(n), to_jsonb(o)) AS author,
+                   custom_model_webhook_created_here(to_jsonb(n)) AS created_here
+              FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+        ), created AS MATERIALIZED (
+            SELECT e.record_id FROM update_webhook AS e
+             WHERE e.model = TG_ARGV[0] AND e.txid = txid_current() AND e.event = 'create'
+               AND EXISTS (SELECT FROM changed WHERE changed.created_here)
+        )
         INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
                                     changed_fields, is_archived, min_users_synced,
                                     create_uid, create_date, write_uid, write_date)
         SELECT TG_ARGV[0], changed.id, 'write', now() AT TIME ZONE 'UTC', changed.author,
                changed.fields, false, 0, NULL, now() AT TIME ZONE 'UTC', NULL,
                now() AT TIME ZONE 'UTC'
-          FROM (
-                SELECT n.id,
-                       custom_model_webhook_changed_columns(
-                           to_jsonb(n), to_jsonb(o), '{write_date,write_uid}') AS fields,
-                       custom_model_webhook_write_author(to_jsonb(n), to_jsonb(o)) AS author
-                  FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
-               ) AS changed
+          FROM changed
          WHERE changed.fields IS NOT NULL
+           AND NOT (changed.created_here AND changed.id IN (SELECT record_id FROM created))
          ORDER BY changed.id;
     ELSE
         INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
@@ -115,20 +132,27 @@ DECLARE
 BEGIN
     EXECUTE format(
         $sql$
+        WITH changed AS (
+            SELECT n.id,
+                   custom_model_webhook_changed_columns(to_jsonb(n), to_jsonb(o), $1) AS fields,
+                   custom_model_webhook_write_author(to_jsonb(n), to_jsonb(o)) AS author,
+                   custom_model_webhook_created_here(to_jsonb(n)) AS created_here
+              FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+        ), created AS MATERIALIZED (
+            SELECT e.record_id FROM update_webhook AS e
+             WHERE e.model = %1$L AND e.txid = txid_current() AND e.event = 'create'
+               AND EXISTS (SELECT FROM changed WHERE changed.created_here)
+        )
         INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
                                     changed_fields, is_archived, min_users_synced,
                                     create_uid, create_date, write_uid, write_date)
-        SELECT %L, child.id, 'write', now() AT TIME ZONE 'UTC', changed.author,
+        SELECT %1$L, child.id, 'write', now() AT TIME ZONE 'UTC', changed.author,
                changed.fields, false, 0, NULL, now() AT TIME ZONE 'UTC', NULL,
                now() AT TIME ZONE 'UTC'
-          FROM (
-                SELECT n.id,
-                       custom_model_webhook_changed_columns(to_jsonb(n), to_jsonb(o), $1) AS fields,
-                       custom_model_webhook_write_author(to_jsonb(n), to_jsonb(o)) AS author
-                  FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
-               ) AS changed
-          JOIN %I AS child ON child.%I = changed.id
+          FROM changed
+          JOIN %2$I AS child ON child.%3$I = changed.id
          WHERE changed.fields IS NOT NULL
+           AND NOT (changed.created_here AND child.id IN (SELECT record_id FROM created))
          ORDER BY child.id
         $sql$,
         TG_ARGV[0], TG_ARGV[1], TG_ARGV[2]
