@@ -28,6 +28,31 @@ class WebhookCase(TransactionCase):
         super().setUp()
         self.mark()
 
+    def as_if_created_earlier(self):
+        """Make the rows that this test transaction created look created by
+        an earlier, committed transaction, then mark().
+
+        A test runs in one transaction, and the capture treats the writes of a
+        row created in the same transaction as part of its creation (the
+        device is told "create" and reads the final row). Tests of write
+        events on records they created call this first, as if the creation
+        had committed before the change under test.
+        """
+        self.env.flush_all()
+        models = set()
+        for name in self.env["webhook.tracked.model"]._get_tracked_model_names():
+            if name in self.env and self.env[name]._auto:
+                models |= {name, *self.env[name]._inherits}  # and the parents it inherits
+        for name in models:
+            model = self.env[name]
+            if "create_date" in model._fields:
+                self.env.cr.execute(
+                    f'UPDATE "{model._table}" SET create_date = create_date - interval \'1 hour\''
+                    " WHERE create_date = now() AT TIME ZONE 'UTC'"
+                )
+                model.invalidate_model(["create_date"])
+        self.mark()
+
     def mark(self):
         """new_events() returns the events captured after this call."""
         self.env.flush_all()
