@@ -180,7 +180,9 @@ class WebhookTrackedModel(models.Model):
         return tuple(
             name
             for name, field in parent._fields.items()
-            if field.store and field.column_type and name in child._fields
+            if field.store
+            and field.column_type
+            and name in child._fields
             and not child._fields[name].inherited
         )
 

@@ -47,7 +47,7 @@ class WebhookCase(TransactionCase):
             model = self.env[name]
             if "create_date" in model._fields:
                 self.env.cr.execute(
-                    f'UPDATE "{model._table}" SET create_date = create_date - interval \'1 hour\''
+                    f"UPDATE \"{model._table}\" SET create_date = create_date - interval '1 hour'"
                     " WHERE create_date = now() AT TIME ZONE 'UTC'"
                 )
                 model.invalidate_model(["create_date"])

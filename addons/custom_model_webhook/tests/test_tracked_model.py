@@ -25,7 +25,7 @@ class TestTrackedModel(WebhookCase):
         category.write({"name": "After"})
         new = self.env["res.partner.category"].create({"name": "New"})
         self.assertEqual(
-            self.summary(self.new_events()),
+            sorted(self.summary(self.new_events())),
             [
                 ("res.partner.category", category.id, "write"),
                 ("res.partner.category", new.id, "create"),
