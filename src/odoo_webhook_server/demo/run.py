@@ -54,6 +54,7 @@ def run_demo(host: str, port: int, database_url: str | None = None) -> None:
         )
         admin_sid, sales_sid = odoo.login("admin"), odoo.login("sales")
         simulator = OdooSimulator(database_url, user_ids=(2, 6))
+        simulator.install()
         written = simulator.run_actions(40)
         simulator.start(every_seconds=3.0)
         with serve_in_thread(odoo.app()) as odoo_url:
