@@ -115,8 +115,8 @@ class PullOut(BaseModel):
     has_more: bool
     resync_required: bool = Field(
         False,
-        description="Events this device had not acknowledged were deleted: reload the "
-        "data from Odoo, then reset (position=head) and pull without a token.",
+        description="Events this device had not acknowledged were deleted: reset "
+        "(position=head), reload the data from Odoo, then pull without a token.",
     )
     resync_reason: str | None = None
 

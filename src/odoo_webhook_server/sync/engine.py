@@ -84,7 +84,8 @@ def _start_cursor(
     if not state.acknowledged <= claims.cursor <= state.issued:
         raise StaleSyncToken(
             "sync_token does not match this device's sync state (it was reset, "
-            "superseded, or the database was restored); reload your data and reset"
+            "superseded, or the database was restored); reset (position=head), then"
+            " reload your data"
         )
     return claims.cursor, True
 
@@ -117,7 +118,7 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
                     resync_reason=(
                         f"events of {lost_model} after this device's position were deleted"
                         " (archived more than the retention period ago, or cleaned up)"
-                        " before it acknowledged them; reload your data, then reset"
+                        " before it acknowledged them; reset (position=head), then reload your data"
                     ),
                 )
         batch = await event_store.events_after(conn, start, models, request.limit + 1)

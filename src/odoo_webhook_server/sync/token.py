@@ -86,7 +86,8 @@ def read(identity: DatabaseIdentity, token: str) -> TokenClaims:
         # another secret too, and the device needs to hear "resync", not "forged".
         raise StaleSyncToken(
             "sync_token was issued by another copy of this database "
-            "(it was duplicated or restored); reload your data and reset the sync state"
+            "(it was duplicated or restored); reset the sync state (position=head),"
+            " then reload your data"
         )
     if not hmac.compare_digest(signature, _sign(identity, payload)):
         raise InvalidSyncToken("sync_token was not issued by this server")
