@@ -3,6 +3,7 @@ from . import test_app_types
 from . import test_archiver
 from . import test_capture
 from . import test_capture_flows
+from . import test_capture_database
 from . import test_installed_models
 from . import test_notify
 from . import test_schema
