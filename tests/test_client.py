@@ -551,6 +551,27 @@ def test_without_on_resync_the_app_gets_resync_required(stack: Stack) -> None:
     assert again.ids == more
 
 
+def test_an_unreadable_token_means_resync(stack: Stack) -> None:
+    """A token this server cannot read (422 on sync_token: another database,
+    a new secret): the position is unknown, so the app reloads."""
+    write(stack.database_url, 2)
+    store = MemoryStore()
+    reasons: list[str] = []
+    with client(stack, store=store, on_resync=reasons.append) as c:
+        c.sync_once(Applied())
+        store.set("odoo-sync:2:phone:next_sync_token", "v1.garbage")
+        with client(stack, store=store) as without_hook, pytest.raises(ResyncRequired) as raised:
+            without_hook.sync_once(Applied())
+        assert raised.value.status_code == 422
+        assert isinstance(raised.value.__cause__, InvalidRequest)
+        c.sync_once(Applied())
+        assert len(reasons) == 1 and "sync_token" in reasons[0]
+        later = write(stack.database_url, 1)
+        applied = Applied()
+        c.sync_once(applied)
+    assert applied.ids == later
+
+
 def test_session_expiry_reaches_on_session_expired(database_url: str, fake_odoo: FakeOdoo) -> None:
     sessions = {"current": fake_odoo.login("admin")}
     renewals = 0

@@ -293,6 +293,16 @@ def parse_state(body: dict[str, Any]) -> SyncState:
 
 # -- the protocol ----------------------------------------------------------
 
+# Refusals that come before the pull's transaction commits: the device did not
+# move. (A 502/504 from a proxy may come after the server committed.)
+REFUSED_BEFORE_COMMIT = frozenset({400, 401, 403, 404, 409, 422})
+
+
+def _names_field(error: InvalidRequest, name: str) -> bool:
+    items = error.detail if isinstance(error.detail, list) else []
+    return any(isinstance(item, dict) and item.get("loc", [])[-1:] == [name] for item in items)
+
+
 Apply: TypeAlias = Callable[[list[Event]], object]
 
 
@@ -423,12 +433,19 @@ class Protocol:
         self.store.set(self.recovery_key, READY_HEAD if to_head else READY_START)
         return parse_state(body)
 
-    def resync(self, reason: str, cause: ResyncRequired | None = None) -> Steps[None]:
+    def resync(self, reason: str, cause: SyncError | None = None) -> Steps[None]:
         """Reset to the head first, then let the app reload: a change made
         during the reload comes again afterwards instead of being missed.
         Without `on_resync`, nothing is touched and ResyncRequired raised."""
         if self.on_resync is None:
-            raise cause or ResyncRequired(reason, status_code=200, code="resync_required")
+            if isinstance(cause, ResyncRequired):
+                raise cause
+            raise ResyncRequired(
+                reason,
+                status_code=cause.status_code if cause else 200,
+                code=cause.code if cause else "resync_required",
+                detail=cause.detail if cause else None,
+            ) from cause
         log.warning("device %s must resync: %s", self.device_id, reason)
         self.store.set(self.recovery_key, RELOAD)
         self.store.delete(self.token_key)
@@ -473,9 +490,18 @@ class Protocol:
             if self.on_subscription_changed is not None:
                 yield Invoke(self.on_subscription_changed, (exc.message,))
             return 0, True
+        except InvalidRequest as exc:
+            if token is not None and _names_field(exc, "sync_token"):
+                # A token this server cannot read (another database, a new
+                # secret): the device's position is unknown.
+                yield from self.resync(exc.message, exc)
+                return 0, True
+            if ready is not None:
+                self.store.set(self.recovery_key, ready)  # refused: nothing moved
+            raise
         except SyncError as exc:
-            if ready is not None and exc.status_code is not None:
-                self.store.set(self.recovery_key, ready)  # answered: nothing moved
+            if ready is not None and exc.status_code in REFUSED_BEFORE_COMMIT:
+                self.store.set(self.recovery_key, ready)  # refused: nothing moved
             raise
         answer = parse_pull(body)
         if answer.resync_required:
