@@ -572,6 +572,20 @@ def test_an_unreadable_token_means_resync(stack: Stack) -> None:
     assert applied.ids == later
 
 
+def test_a_new_device_can_start_at_the_head(stack: Stack) -> None:
+    """initial_position="head": the app loads its data in on_resync, then
+    only later changes come."""
+    write(stack.database_url, 3)
+    loads: list[str] = []
+    applied = Applied()
+    with client(stack, initial_position="head", on_resync=loads.append) as c:
+        assert c.sync_once(applied) == 0
+        assert loads == ["new device: nothing stored yet"]
+        later = write(stack.database_url, 2)
+        assert c.sync_once(applied) == 2
+    assert applied.ids == later and len(loads) == 1
+
+
 def test_session_expiry_reaches_on_session_expired(database_url: str, fake_odoo: FakeOdoo) -> None:
     sessions = {"current": fake_odoo.login("admin")}
     renewals = 0

@@ -449,7 +449,11 @@ class Protocol:
         log.warning("device %s must resync: %s", self.device_id, reason)
         self.store.set(self.recovery_key, RELOAD)
         self.store.delete(self.token_key)
-        yield from self.call(lambda: self.reset_request("head"))
+        try:
+            yield from self.call(lambda: self.reset_request("head"))
+        except NotFound:  # a new device: a first pull makes its state, then to the head
+            yield from self.call(lambda: self.pull_request(None, 0))
+            yield from self.call(lambda: self.reset_request("head"))
         yield Invoke(self.on_resync, (reason,))
         self.store.set(self.recovery_key, READY_HEAD)
 
