@@ -722,6 +722,18 @@ def test_errors_are_typed(stack: Stack) -> None:
     assert issubclass(SubscriptionChanged, SyncError)
 
 
+def test_the_sync_client_refuses_a_coroutine_apply(stack: Stack) -> None:
+    write(stack.database_url, 1)
+    store = MemoryStore()
+
+    async def apply(events: list[Event]) -> None:
+        pass
+
+    with client(stack, store=store) as c, pytest.raises(TypeError, match="AsyncSyncClient"):
+        c.sync_once(apply)  # type: ignore[arg-type]
+    assert store.get("odoo-sync:2:phone:next_sync_token") is None
+
+
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [

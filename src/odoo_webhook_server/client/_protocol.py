@@ -531,6 +531,8 @@ class Protocol:
                 acknowledging = True
 
     def live(self, apply: Apply, stopping: Callable[[], bool]) -> Steps[None]:
+        """Long polls until `stopping()`; Unavailable errors back off (the
+        attempt count starts again after a pull that worked), others raise."""
         attempt = 0
         while not stopping():
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import random as _random
 import socket
 import ssl
@@ -267,7 +268,12 @@ class SyncClient:
 
     def _perform(self, effect: Effect, stop: threading.Event | None) -> Any:
         if isinstance(effect, Invoke):
-            return effect.function(*effect.args)
+            result = effect.function(*effect.args)
+            if inspect.isawaitable(result):  # it did not run: never acknowledge that
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError(f"{effect.function!r} is async: use AsyncSyncClient")
+            return result
         if isinstance(effect, Sleep):
             if self._sleep is not None:
                 self._sleep(effect.seconds)
