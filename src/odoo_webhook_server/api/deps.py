@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Cookie, Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -68,17 +70,33 @@ def _services(request: Request) -> Services:
     return services
 
 
+# Security schemes of the OpenAPI (the Authorize button of /docs); the
+# dependency below reads them and answers 401 itself.
+_session_header = APIKeyHeader(
+    name="X-Session-Id",
+    scheme_name="SessionHeader",
+    description="The caller's Odoo session id.",
+    auto_error=False,
+)
+_session_cookie = APIKeyCookie(
+    name="session_id",
+    scheme_name="SessionCookie",
+    description="Odoo's session cookie, if no header.",
+    auto_error=False,
+)
+# Cookie octets (RFC 6265): what can be passed on to Odoo in a Cookie header.
+_SESSION_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,256}")
+
+
 async def _current_session(
     request: Request,
-    x_session_id: Annotated[str | None, Header(description="The caller's Odoo session id.")] = None,
-    session_id: Annotated[
-        str | None, Cookie(description="Odoo's session cookie, if no header.")
-    ] = None,
+    x_session_id: Annotated[str | None, Security(_session_header)] = None,
+    session_id: Annotated[str | None, Security(_session_cookie)] = None,
 ) -> OdooSession:
     sid = (x_session_id or session_id or "").strip()
     if not sid:
         raise InvalidSession("Missing Odoo session: send X-Session-Id or the session_id cookie")
-    if len(sid) > 256:
+    if not _SESSION_ID.fullmatch(sid):
         raise InvalidSession("Odoo session is invalid or expired")
     return await _services(request).sessions.validate(sid)
 

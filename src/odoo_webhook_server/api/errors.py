@@ -8,6 +8,7 @@ schema or the engine refused the field; other errors are
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import psycopg
@@ -55,14 +56,30 @@ async def _sync_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(400, exc.code, exc.message)
 
 
+def _echoable(value: Any) -> Any:
+    """`value` made JSON-safe: the 422 echoes what was sent, which may hold
+    NaN, infinities, lone surrogates or bytes that no JSON answer can carry."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, bytes | bytearray):
+        return bytes(value[:200]).decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_echoable(str(k)): _echoable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_echoable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _echoable(str(value))
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = []
-    for error in exc.errors():
-        item = {k: v for k, v in error.items() if k in ("type", "loc", "msg", "input")}
-        if isinstance(item.get("input"), bytes | bytearray):
-            item["input"] = item["input"].decode("utf-8", "replace")[:200]
-        errors.append(item)
+    errors = [
+        {k: _echoable(v) for k, v in error.items() if k in ("type", "loc", "msg", "input")}
+        for error in exc.errors()
+    ]
     return JSONResponse({"detail": errors}, 422)
 
 

@@ -10,7 +10,23 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from ..sync.events import Event, EventKind
 from ..sync.state import DeviceState
 
-__all__ = ["EventOut", "PullIn", "PullOut", "ResetOut", "StateOut"]
+__all__ = ["DbText", "EventOut", "PullIn", "PullOut", "ResetOut", "StateOut"]
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone UTF-16 surrogates: refuse
+    them here (422 naming the field) rather than fail in the database."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+DbText = Annotated[str, AfterValidator(_storable)]
+"""A string that reaches SQL."""
 
 
 def _not_blank(value: str) -> str:
@@ -34,9 +50,10 @@ UtcDatetime = Annotated[
 DeviceId = Annotated[
     str,
     Field(min_length=1, max_length=255, description="Unique per device, e.g. androidInfo.id."),
+    AfterValidator(_storable),
     AfterValidator(_not_blank),
 ]
-ModelName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_.]+$")]
+ModelName = Annotated[DbText, Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_.]+$")]
 
 
 class PullIn(BaseModel):
@@ -56,7 +73,7 @@ class PullIn(BaseModel):
 
     user_id: int = Field(gt=0, le=2**31 - 1, description="The session's own Odoo user id.")
     device_id: DeviceId
-    app_type: str = Field(
+    app_type: DbText = Field(
         min_length=1, max_length=64, description="sales_app, delivery_app, manager_app, ..."
     )
     limit: int = Field(100, ge=1, le=500, description="Most raw events taken in one pull.")
@@ -69,11 +86,12 @@ class PullIn(BaseModel):
     wait: float = Field(
         0,
         ge=0,
+        allow_inf_nan=False,
         le=300,
         description="Long poll: when there is nothing new, hold the answer up to this "
         "many seconds and answer as soon as something changes.",
     )
-    sync_token: str | None = Field(
+    sync_token: DbText | None = Field(
         None,
         max_length=512,
         description="The previous response's next_sync_token: acknowledges it. "

@@ -10,11 +10,12 @@ from ...schemas.v1 import CleanupOut, QueryDatetime
 from ...storage.stats import run_blocking
 from ...sync import archiving
 from ..deps import AdminSession
+from ..responses import AUTHENTICATED, errors
 
 router = APIRouter()
 
 
-@router.delete("/cleanup", response_model=CleanupOut)
+@router.delete("/cleanup", response_model=CleanupOut, responses=errors(*AUTHENTICATED, 403, 422))
 async def cleanup(
     session: AdminSession,
     request: Request,

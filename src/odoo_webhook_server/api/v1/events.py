@@ -11,6 +11,7 @@ from ...schemas.v2 import ModelName
 from ...storage import v1_queries
 from ...sync.events import EventKind
 from ..deps import CurrentSession, Database
+from ..responses import AUTHENTICATED, errors
 
 router = APIRouter()
 
@@ -24,7 +25,7 @@ SinceQuery = Annotated[
 ]
 
 
-@router.get("/check-updates", response_model=CheckUpdatesOut)
+@router.get("/check-updates", response_model=CheckUpdatesOut, responses=errors(*AUTHENTICATED, 422))
 async def check_updates(
     session: CurrentSession,
     conn: Database,
@@ -53,7 +54,7 @@ async def check_updates(
     )
 
 
-@router.get("/webhook/events", response_model=EventsOut)
+@router.get("/webhook/events", response_model=EventsOut, responses=errors(*AUTHENTICATED, 422))
 async def webhook_events(
     session: CurrentSession,
     conn: Database,

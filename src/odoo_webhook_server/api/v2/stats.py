@@ -11,6 +11,7 @@ from ...schemas.v2 import EventOut
 from ...storage.stats import app_type_lag, run_blocking
 from ...sync import archiving
 from ..deps import AdminSession, Database
+from ..responses import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/v2/sync", tags=["sync v2"])
 
@@ -37,7 +38,7 @@ class StatsOut(BaseModel):
     app_types: list[AppTypeStats]
 
 
-@router.get("/stats", response_model=StatsOut)
+@router.get("/stats", response_model=StatsOut, responses=errors(*AUTHENTICATED, 403))
 async def stats(session: AdminSession, conn: Database, request: Request) -> StatsOut:
     """`get_archive_stats()` of the guide, plus how far behind the active
     devices of each app type are. Administrators and webhook managers only."""

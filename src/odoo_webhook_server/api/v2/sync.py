@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from ...schemas.v2 import DeviceId, EventOut, PullIn, PullOut, ResetOut, StateOut
 from ...sync import engine
 from ..deps import CurrentSession, Database, ensure_may_act_for, get_identity
+from ..responses import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/v2/sync", tags=["sync v2"])
 
@@ -22,7 +23,7 @@ DeviceIdQuery = Annotated[DeviceId, Query()]
 _HELD_BACK_RECHECK_SECONDS = 1.0
 
 
-@router.post("/pull", response_model=PullOut)
+@router.post("/pull", response_model=PullOut, responses=errors(*AUTHENTICATED, 400, 403, 409, 422))
 async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullOut:
     """Events after the device's position, coalesced per record.
 
@@ -68,7 +69,7 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
     )
 
 
-@router.get("/state", response_model=StateOut)
+@router.get("/state", response_model=StateOut, responses=errors(*AUTHENTICATED, 403, 404, 422))
 async def state(
     user_id: UserIdQuery, device_id: DeviceIdQuery, session: CurrentSession, conn: Database
 ) -> StateOut:
@@ -76,7 +77,7 @@ async def state(
     return StateOut.of(await engine.get_state(conn, user_id, device_id))
 
 
-@router.post("/reset", response_model=ResetOut)
+@router.post("/reset", response_model=ResetOut, responses=errors(*AUTHENTICATED, 403, 404, 422))
 async def reset(
     user_id: UserIdQuery,
     device_id: DeviceIdQuery,
