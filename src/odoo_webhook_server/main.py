@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import __version__
 from .api import root, v1
 from .api.deps import IdentityCache, Services
+from .api.docs import install_docs
 from .api.errors import install_error_handlers
 from .api.v2 import stats as stats_v2
 from .api.v2 import sync as sync_v2
@@ -95,8 +96,11 @@ def create_app(
         version=__version__,
         description="Smart sync between Odoo 18 and mobile apps.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app)
 
     app.add_middleware(ServerTimingMiddleware)
     app.include_router(root.router)
