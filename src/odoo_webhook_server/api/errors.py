@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..auth.odoo_session import InvalidSession, OdooUnavailable
 from ..storage.identity import MissingDatabaseIdentity
+from ..storage.pool import database_error_reason
 from ..sync.errors import Conflict, InvalidRequest, StaleSyncToken, StateNotFound, SyncError
 from .deps import Forbidden
 
@@ -108,13 +109,22 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, MissingDatabaseIdentity):
         log.error("%s", exc)
         return _error(503, "schema_missing", str(exc))
-    log.warning("database unavailable: %r", exc)
+    if isinstance(exc, PoolTimeout):
+        # The pool swallows why it cannot connect; it keeps the cause (and
+        # logged it once). No cause: every connection is in use.
+        services = getattr(request.app.state, "services", None)
+        reason = getattr(getattr(services, "pool", None), "last_error", None) or "busy"
+        if reason == "busy":
+            log.warning("database busy: no free connection within the pool timeout")
+    else:
+        reason = database_error_reason(exc)
+        log.warning("database unavailable: %s (%s)", reason, type(exc).__name__)
     message = (
         "The database is busy; try again shortly"
-        if isinstance(exc, PoolTimeout)
-        else "The database is unavailable; try again shortly"
+        if reason == "busy"
+        else f"The database is unavailable ({reason}); try again shortly"
     )
-    return _error(503, "database_unavailable", message)
+    return _error(503, "database_unavailable", message, reason=reason)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

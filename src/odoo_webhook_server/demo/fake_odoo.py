@@ -121,6 +121,12 @@ class FakeOdoo:
             return self._session_expired(body.get("id"))
         return self._result(body.get("id"), self.session_info(uid))
 
+    async def _health(self, request: Request) -> Response:
+        """Odoo 18's ``GET /web/health`` (no session, no database)."""
+        if self.down:
+            return HTMLResponse("<h1>502 Bad Gateway</h1>", 502)
+        return JSONResponse({"status": "pass"})
+
     async def _authenticate(self, request: Request) -> Response:
         body = await request.json()
         params = body.get("params", {})
@@ -160,5 +166,6 @@ class FakeOdoo:
             routes=[
                 Route("/web/session/get_session_info", self._get_session_info, methods=["POST"]),
                 Route("/web/session/authenticate", self._authenticate, methods=["POST"]),
+                Route("/web/health", self._health, methods=["GET"]),
             ]
         )

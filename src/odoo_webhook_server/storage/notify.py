@@ -16,6 +16,7 @@ import logging
 import psycopg
 
 from .capture import NOTIFY_CHANNEL
+from .pool import database_error_reason
 
 __all__ = ["ChangeNotifier"]
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class ChangeNotifier:
-    def __init__(self, conninfo: str, *, retry_seconds: float = 2.0) -> None:
+    def __init__(self, conninfo: str, *, retry_seconds: float = 0.5) -> None:
         self._conninfo = conninfo
         self._retry = retry_seconds
         self._changed = asyncio.Event()
@@ -48,6 +49,7 @@ class ChangeNotifier:
         self._changed = asyncio.Event()
 
     async def _listen(self) -> None:
+        lost = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -55,11 +57,20 @@ class ChangeNotifier:
                 ) as conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.listening = True
+                    if lost:
+                        log.warning("change listener reconnected")
+                        lost = False
                     self._bump()  # anything may have happened while we were away
                     async for _ in conn.notifies():
                         self._bump()
             except psycopg.Error as exc:
-                log.warning("change listener lost the database (%s); retrying", exc)
+                if not lost:  # once per outage, not once per retry
+                    log.warning(
+                        "change listener lost the database (%s); retrying every %s s",
+                        database_error_reason(exc),
+                        self._retry,
+                    )
+                lost = True
             finally:
                 self.listening = False
             await asyncio.sleep(self._retry)

@@ -6,17 +6,16 @@ from fastapi import APIRouter
 
 from ...schemas.v1 import HealthOut
 from ...storage import v1_queries
-from ..deps import CurrentSession, Database
+from ..deps import Database
 from ..responses import errors
 
 router = APIRouter()
 
 
-@router.get("/health", response_model=HealthOut, responses=errors(401, 429, 503))
-async def health(session: CurrentSession, conn: Database) -> HealthOut:
-    """The server and its database answer (503 when the database does not).
-
-    Authenticated like every v1 call; `GET /` answers without a session,
-    for load balancers."""
+@router.get("/health", response_model=HealthOut, responses=errors(429, 503))
+async def health(conn: Database) -> HealthOut:
+    """The server and its database answer (503 `database_unavailable`, with
+    the `reason`, when the database does not). No session needed: it is for
+    monitoring (see also /health/ready)."""
     await v1_queries.ping(conn)
     return HealthOut()
