@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
-from .api import root, v1
+from .api import health, root, v1
 from .api.deps import IdentityCache, Services
 from .api.docs import install_docs
 from .api.errors import install_error_handlers
@@ -81,6 +81,7 @@ def create_app(
                 identity=IdentityCache(),
                 notifier=ChangeNotifier(settings.database_url),
             )
+            app.state.odoo_probe = health.OdooProbe(client, settings.odoo_url)
             # Objects made at start-up live forever: keep them out of the
             # garbage collector's full passes, which otherwise stall requests.
             gc.collect()
@@ -104,6 +105,7 @@ def create_app(
 
     app.add_middleware(ServerTimingMiddleware)
     app.include_router(root.router)
+    app.include_router(health.router)
     app.include_router(sync_v2.router)
     app.include_router(stats_v2.router)
     app.include_router(v1.router)
