@@ -73,17 +73,29 @@ BEGIN
           FROM new_rows AS n
          ORDER BY n.id;
     ELSIF TG_OP = 'UPDATE' THEN
-        WITH changed AS (
-            SELECT n.id,
-                   custom_model_webhook_changed_columns(
-                       to_jsonb(n), to_jsonb(o), '{write_date,write_uid}') AS fields,
-                   custom_model_webhook_write_author(to_jsonb(n), to_jsonb(o)) AS author,
-                   custom_model_webhook_created_here(to_jsonb(n)) AS created_here
+        -- Each version of a row becomes jsonb once (MATERIALIZED: a CTE used
+        -- twice, or a function argument, would convert it again); rows this
+        -- transaction created are left out before the costly comparison.
+        WITH versions AS MATERIALIZED (
+            SELECT n.id, to_jsonb(n) AS new_row, to_jsonb(o) AS old_row
               FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
         ), created AS MATERIALIZED (
             SELECT e.record_id FROM update_webhook AS e
              WHERE e.model = TG_ARGV[0] AND e.txid = txid_current() AND e.event = 'create'
-               AND EXISTS (SELECT FROM changed WHERE changed.created_here)
+               AND EXISTS (SELECT FROM versions AS v
+                            WHERE custom_model_webhook_created_here(v.new_row))
+        ), changed AS MATERIALIZED (
+            SELECT v.id, diff.fields,
+                   custom_model_webhook_write_author(v.new_row, v.old_row) AS author
+              FROM versions AS v
+             CROSS JOIN LATERAL (
+                    SELECT string_agg(col.key, ',' ORDER BY col.key) AS fields
+                      FROM jsonb_each(v.new_row) AS col
+                     WHERE col.value IS DISTINCT FROM v.old_row -> col.key
+                       AND col.key NOT IN ('write_date', 'write_uid')
+                   ) AS diff
+             WHERE NOT (custom_model_webhook_created_here(v.new_row)
+                        AND v.id IN (SELECT record_id FROM created))
         )
         INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
                                     changed_fields, is_archived, min_users_synced,
@@ -93,7 +105,6 @@ BEGIN
                now() AT TIME ZONE 'UTC'
           FROM changed
          WHERE changed.fields IS NOT NULL
-           AND NOT (changed.created_here AND changed.id IN (SELECT record_id FROM created))
          ORDER BY changed.id;
     ELSE
         INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
@@ -132,12 +143,14 @@ DECLARE
 BEGIN
     EXECUTE format(
         $sql$
-        WITH changed AS (
-            SELECT n.id,
-                   custom_model_webhook_changed_columns(to_jsonb(n), to_jsonb(o), $1) AS fields,
-                   custom_model_webhook_write_author(to_jsonb(n), to_jsonb(o)) AS author,
-                   custom_model_webhook_created_here(to_jsonb(n)) AS created_here
+        WITH versions AS MATERIALIZED (
+            SELECT n.id, to_jsonb(n) AS new_row, to_jsonb(o) AS old_row
               FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+        ), changed AS MATERIALIZED (
+            SELECT v.id, custom_model_webhook_created_here(v.new_row) AS created_here,
+                   custom_model_webhook_changed_columns(v.new_row, v.old_row, $1) AS fields,
+                   custom_model_webhook_write_author(v.new_row, v.old_row) AS author
+              FROM versions AS v
         ), created AS MATERIALIZED (
             SELECT e.record_id FROM update_webhook AS e
              WHERE e.model = %1$L AND e.txid = txid_current() AND e.event = 'create'
