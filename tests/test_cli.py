@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
+from psycopg import conninfo as pg_conninfo
 
 from odoo_webhook_server import __version__
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
@@ -118,3 +119,58 @@ def test_serve_runs_the_api(database_url: str, fake_odoo: FakeOdoo) -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def _one_line_failure(args: list[str], **env: str) -> str:
+    out = subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=60
+    )
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("odoo-webhook-server: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["init-db", "archive"])
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("refused", "connection refused"),
+        ("database", "unknown database"),
+        ("role", "authentication failed"),
+        ("syntax", "invalid DATABASE_URL"),
+    ],
+)
+def test_database_faults_are_one_line_on_stderr(
+    postgres: PostgresServer, command: str, fault: str, reason: str
+) -> None:
+    url = {
+        "refused": "postgresql://postgres:s3cret@127.0.0.1:9/none",
+        "database": postgres.database_url("no_such_database"),
+        "role": pg_conninfo.make_conninfo(postgres.url, user="nobody_here"),
+        "syntax": "not a url",
+    }[fault]
+    by_option = _one_line_failure([command, "--database-url", url])
+    by_environment = _one_line_failure([command], DATABASE_URL=url)
+    for line in (by_option, by_environment):
+        assert reason in line
+        assert "s3cret" not in line
+
+
+def test_archive_without_sync_tables_is_one_line(empty_database: str) -> None:
+    line = _one_line_failure(["archive", "--database-url", empty_database])
+    assert "sync tables are missing" in line
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"POOL_MIN_SIZE": "abc"}, "invalid setting POOL_MIN_SIZE"),
+        ({"POOL_TIMEOUT_SECONDS": "0"}, "invalid setting POOL_TIMEOUT_SECONDS"),
+        ({"DATABASE_URL": "not a url"}, "invalid DATABASE_URL"),
+    ],
+)
+def test_serve_with_a_bad_setting_is_one_line(env: dict[str, str], expected: str) -> None:
+    assert expected in _one_line_failure(["serve", "--port", "9"], **env)

@@ -11,8 +11,11 @@ import argparse
 import logging
 import sys
 
+from pydantic import ValidationError
+
 from . import __version__
 from .config import Settings
+from .storage.pool import InvalidDatabaseUrl, check_conninfo, database_error_reason, safe_conninfo
 
 __all__ = ["main"]
 
@@ -53,15 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "init-db":
         from .storage.schema import init_db
 
         url = args.database_url or Settings().database_url
         init_db(url)
-        print(f"Schema ready in {url}")
+        print(f"Schema ready in {safe_conninfo(url)}")
         return 0
     if args.command == "archive":
         import json
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_archiving(
                 cur, read_policy(cur), batch_size=args.batch_size, commit=conn.commit
             )
+        from .observability.metrics import record_archiving
+
+        record_archiving(summary)  # seen by the server's /metrics with a shared metrics dir
         print(json.dumps(summary, default=str))
         return 0
     if args.command == "demo":
@@ -84,18 +89,70 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvicorn
 
-    Settings()  # fail now, with a clear message, on bad configuration
-    uvicorn.run(
-        "odoo_webhook_server.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=args.access_log,
-        proxy_headers=True,
-    )
+    from .observability.multiproc import prepare_metrics_dir
+
+    check_conninfo(Settings().database_url)  # fail now, in one line, on bad configuration
+    cleanup_metrics = prepare_metrics_dir(args.workers)  # workers add up their /metrics
+    try:
+        uvicorn.run(
+            "odoo_webhook_server.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=args.access_log,
+            proxy_headers=True,
+        )
+    finally:
+        cleanup_metrics()
     return 0
+
+
+def _fail(message: str) -> int:
+    print(f"odoo-webhook-server: {message}", file=sys.stderr)
+    return 1
+
+
+def _database_named(args: argparse.Namespace) -> str:
+    url = getattr(args, "database_url", None)
+    if not url:
+        try:
+            url = Settings().database_url
+        except ValidationError:
+            return ""
+    return f" {safe_conninfo(url)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command. A bad setting, or a database that is unreachable or
+    misconfigured, ends in one line on stderr and exit status 1: no traceback."""
+    import psycopg
+
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return _fail(f"invalid setting {problems}")
+    except InvalidDatabaseUrl as exc:
+        return _fail(str(exc))
+    except psycopg.errors.UndefinedTable:
+        return _fail(
+            f"the sync tables are missing in the database{_database_named(args)}: install"
+            " the custom_model_webhook addon (or run init-db)"
+        )
+    except psycopg.Error as exc:
+        reason = database_error_reason(exc)
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if reason == "invalid DATABASE_URL":
+            return _fail(f"invalid DATABASE_URL: {detail}")
+        if reason == "database unreachable":  # no known cause: say what libpq said
+            reason = detail
+        return _fail(f"cannot use the database{_database_named(args)}: {reason}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 from psycopg_pool.base import AttemptWithBackoff
 
-__all__ = ["SyncPool", "database_error_reason", "make_pool", "safe_conninfo"]
+__all__ = [
+    "InvalidDatabaseUrl",
+    "SyncPool",
+    "check_conninfo",
+    "database_error_reason",
+    "make_pool",
+    "safe_conninfo",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +76,16 @@ def safe_conninfo(conninfo: str) -> str:
     return f"{user}{host}{port}/{params.get('dbname') or ''}"
 
 
+class InvalidDatabaseUrl(ValueError):
+    """DATABASE_URL is not a libpq URI or connection string."""
+
+
 def check_conninfo(conninfo: str) -> None:
-    """Raise ValueError naming the problem when `conninfo` cannot be parsed."""
+    """Raise InvalidDatabaseUrl naming the problem when `conninfo` cannot be parsed."""
     try:
         make_conninfo(conninfo)
     except Exception as exc:
-        raise ValueError(f"invalid DATABASE_URL: {str(exc).splitlines()[0]}") from None
+        raise InvalidDatabaseUrl(f"invalid DATABASE_URL: {str(exc).splitlines()[0]}") from None
 
 
 class _QuickRetry(AttemptWithBackoff):
