@@ -20,6 +20,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["live_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ready_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/sync/pull": {
         parameters: {
             query?: never;
@@ -157,6 +189,10 @@ export interface components {
             active_devices: number;
             oldest_unacknowledged: components["schemas"]["EventOut"] | null;
         };
+        BadRequestOut: {
+            detail: string;
+            code?: string | null;
+        };
         CheckUpdatesOut: {
             has_update: boolean;
             last_update_at: string | null;
@@ -172,6 +208,15 @@ export interface components {
             kept_reason: string | null;
             before: string;
             forced: boolean;
+        };
+        ConflictOut: {
+            detail: string;
+            code: string;
+            resync_required?: boolean | null;
+        };
+        ErrorOut: {
+            detail: string;
+            code: string;
         };
         EventOut: {
             id: number;
@@ -192,9 +237,6 @@ export interface components {
             count: number;
             data: components["schemas"]["V1Event"][];
             has_more: boolean;
-        };
-        HTTPValidationError: {
-            detail?: components["schemas"]["ValidationError"][];
         };
         HealthOut: {
             /**
@@ -283,12 +325,16 @@ export interface components {
             event: "create" | "write" | "unlink";
             occurred_at: string;
         };
-        ValidationError: {
+        ValidationErrorItem: {
+            type: string;
             loc: (string | number)[];
             msg: string;
-            type: string;
             input?: unknown;
-            ctx?: Record<string, never>;
+            valid?: string[] | null;
+            models?: string[] | null;
+        };
+        ValidationErrorOut: {
+            detail: components["schemas"]["ValidationErrorItem"][];
         };
     };
     responses: never;
@@ -320,16 +366,58 @@ export interface operations {
             };
         };
     };
+    live_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+    };
+    ready_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     pull_api_v2_sync_pull_post: {
         parameters: {
             query?: never;
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody: {
             content: {
@@ -345,12 +433,62 @@ export interface operations {
                     "application/json": components["schemas"]["PullOut"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BadRequestOut"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictOut"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -361,13 +499,9 @@ export interface operations {
                 user_id: number;
                 device_id: string;
             };
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -379,12 +513,54 @@ export interface operations {
                     "application/json": components["schemas"]["StateOut"];
                 };
             };
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -396,13 +572,9 @@ export interface operations {
                 device_id: string;
                 position?: "start" | "head";
             };
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -414,12 +586,54 @@ export interface operations {
                     "application/json": components["schemas"]["ResetOut"];
                 };
             };
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -427,13 +641,9 @@ export interface operations {
     stats_api_v2_sync_stats_get: {
         parameters: {
             query?: never;
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -445,12 +655,38 @@ export interface operations {
                     "application/json": components["schemas"]["StatsOut"];
                 };
             };
-            422: {
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -461,13 +697,9 @@ export interface operations {
                 since?: string | null;
                 limit?: number;
             };
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -479,12 +711,38 @@ export interface operations {
                     "application/json": components["schemas"]["CheckUpdatesOut"];
                 };
             };
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -499,13 +757,9 @@ export interface operations {
                 limit?: number;
                 offset?: number;
             };
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -517,12 +771,38 @@ export interface operations {
                     "application/json": components["schemas"]["EventsOut"];
                 };
             };
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -533,13 +813,9 @@ export interface operations {
                 before: string;
                 force?: boolean;
             };
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -551,12 +827,46 @@ export interface operations {
                     "application/json": components["schemas"]["CleanupOut"];
                 };
             };
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -564,13 +874,9 @@ export interface operations {
     health_api_v1_health_get: {
         parameters: {
             query?: never;
-            header?: {
-                "x-session-id"?: string | null;
-            };
+            header?: never;
             path?: never;
-            cookie?: {
-                session_id?: string | null;
-            };
+            cookie?: never;
         };
         requestBody?: never;
         responses: {
@@ -582,12 +888,21 @@ export interface operations {
                     "application/json": components["schemas"]["HealthOut"];
                 };
             };
-            422: {
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

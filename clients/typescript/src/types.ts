@@ -15,4 +15,4 @@ export type ResetAnswer = Schemas["ResetOut"];
 export type PullBody = Omit<Schemas["PullIn"], "limit" | "wait"> &
   Partial<Pick<Schemas["PullIn"], "limit" | "wait">>;
 /** One item of a 422 answer's `detail`; the server may add `valid` or `models`. */
-export type ValidationErrorItem = Schemas["ValidationError"] & { [extra: string]: unknown };
+export type ValidationErrorItem = Schemas["ValidationErrorItem"] & { [extra: string]: unknown };
