@@ -245,3 +245,42 @@ def test_long_poll_is_woken_by_the_addons_notify(e2e: EndToEnd) -> None:
     writer.join()
     assert ("res.partner", created[0], "create") in _seen(response)
     assert elapsed < 60  # woken by Odoo's commit, not by the end of the window
+
+
+def test_a_plain_user_is_refused_manager_app(e2e: EndToEnd) -> None:
+    """Odoo's default: manager_app is for administrators and Webhook Managers."""
+    response = e2e.pull(e2e.alice, device_id="alice-manager", app_type="manager_app")
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "app_type_forbidden"
+    assert response.json()["detail"]
+    assert e2e.pull(e2e.admin, device_id="admin-manager", app_type="manager_app").status_code == 200
+
+
+def test_a_plain_user_receives_only_the_models_odoo_lets_them_read(e2e: EndToEnd) -> None:
+    # Mail servers: only administrators may read them (base's access rights).
+    e2e.admin.call("webhook.tracked.model", "create", {"model": "ir.mail_server"})
+    app_type = e2e.admin.call(
+        "webhook.app.type", "create", {"code": "ops_app", "name": "Ops", "all_models": False}
+    )
+    for model in ("res.partner", "ir.mail_server"):
+        e2e.admin.call(
+            "webhook.app.type.model", "create", {"app_type_id": app_type, "model": model}
+        )
+    for who, device in ((e2e.alice, "alice-ops"), (e2e.admin, "admin-ops")):
+        e2e.pull(who, device_id=device, app_type="ops_app")  # start: everything so far
+    server = e2e.admin.call(
+        "ir.mail_server", "create", {"name": "Relay", "smtp_host": "smtp.example.com"}
+    )
+    partner = e2e.admin.call("res.partner", "create", {"name": "After the relay"})
+    with pytest.raises(RuntimeError):
+        e2e.alice.call("ir.mail_server", "read", [server], ["name"])  # Odoo refuses her too
+
+    alice = e2e.pull(e2e.alice, device_id="alice-ops", app_type="ops_app", limit=1)
+    assert _seen(alice) == [("res.partner", partner, "create")]
+    assert alice.json()["models_not_readable"] == ["ir.mail_server"]
+    admin = e2e.pull(e2e.admin, device_id="admin-ops", app_type="ops_app")
+    assert _seen(admin) == [
+        ("ir.mail_server", server, "create"),
+        ("res.partner", partner, "create"),
+    ]
+    assert admin.json()["models_not_readable"] == []

@@ -2,15 +2,38 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Install and uninstall hooks; both are idempotent."""
 
+from odoo import Command
+
 from odoo_webhook_server.storage.capture import drop_capture_sql
 from odoo_webhook_server.storage.schema import seed_app_types_sql
 
 from .models.webhook_tracked_model import DEFAULT_TRACKED_MODELS
 
 
+# The groups an app type is limited to by default (xml ids): an app type
+# that receives every model is for administrators and Webhook Managers.
+DEFAULT_APP_TYPE_GROUPS = {
+    "manager_app": ("base.group_system", "custom_model_webhook.group_webhook_manager"),
+}
+
+
 def post_init_hook(env):
     _seed_app_types(env)
+    seed_app_type_groups(env)
     _seed_tracked_models(env)
+
+
+def seed_app_type_groups(env):
+    """Limit the default app types to their default groups, unless limited
+    already: an administrator's choice of groups is kept. Run at install and
+    by the 18.0.3.1.0 migration (which added the groups)."""
+    app_types = env["webhook.app.type"].with_context(active_test=False)
+    for code, xmlids in DEFAULT_APP_TYPE_GROUPS.items():
+        app_type = app_types.search([("code", "=", code)])
+        if not app_type or app_type.group_ids:
+            continue
+        groups = [env.ref(xmlid, raise_if_not_found=False) for xmlid in xmlids]
+        app_type.group_ids = [Command.link(group.id) for group in groups if group]
 
 
 def _seed_app_types(env):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+
+import psycopg
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -17,7 +20,9 @@ class Settings(BaseSettings):
     )
     odoo_url: str = Field("http://127.0.0.1:8069", description="Base URL of Odoo's web server.")
     odoo_db: str | None = Field(
-        None, description="Odoo database name; sessions of other databases are refused."
+        None,
+        description="Odoo database name; sessions of other databases are refused. "
+        "Default: the database named in DATABASE_URL.",
     )
     session_cache_seconds: float = Field(
         30.0, ge=0, description="How long a validated Odoo session is trusted without asking."
@@ -28,3 +33,15 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = Field(
         5.0, gt=0, description="How long a request waits for a database connection before 503."
     )
+
+    @model_validator(mode="after")
+    def _odoo_db_of_database_url(self) -> Settings:
+        # Unset, a session of any database would pass: on an Odoo serving
+        # several databases, uid 2 of a test copy would read production's feed.
+        if not self.odoo_db:
+            try:
+                dbname = psycopg.conninfo.conninfo_to_dict(self.database_url).get("dbname")
+            except psycopg.ProgrammingError:
+                dbname = None  # the pool reports the bad URL
+            self.odoo_db = str(dbname or os.environ.get("PGDATABASE") or "") or None
+        return self

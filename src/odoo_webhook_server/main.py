@@ -21,6 +21,7 @@ from .api.v2 import sync as sync_v2
 from .auth.odoo_session import OdooSessionValidator
 from .config import Settings
 from .storage.notify import ChangeNotifier
+from .storage.odoo_users import UserAccessCache
 from .storage.pool import make_pool
 
 __all__ = ["ServerTimingMiddleware", "create_app"]
@@ -80,6 +81,7 @@ def create_app(
                 ),
                 identity=IdentityCache(),
                 notifier=ChangeNotifier(settings.database_url),
+                access=UserAccessCache(settings.session_cache_seconds),
             )
             app.state.odoo_probe = health.OdooProbe(client, settings.odoo_url)
             # Objects made at start-up live forever: keep them out of the

@@ -26,6 +26,17 @@ class WebhookAppType(models.Model):
     )
     active = fields.Boolean(default=True)
     model_ids = fields.One2many("webhook.app.type.model", "app_type_id", string="Models")
+    # Table and columns named in the server's schema (tables.sql), which reads them.
+    group_ids = fields.Many2many(
+        "res.groups",
+        relation="webhook_app_type_group_rel",
+        column1="app_type_id",
+        column2="group_id",
+        string="Allowed Groups",
+        help="Only users of one of these groups may sync this app type (the sync "
+        "server answers 403 to others); empty = every user. Whatever the app "
+        "type, a user receives only the models they may read.",
+    )
 
     _sql_constraints = [
         ("code_unique", "unique(code)", "An app type with this code already exists."),

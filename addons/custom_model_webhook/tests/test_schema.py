@@ -16,7 +16,13 @@ from odoo_webhook_server.storage.schema import EXTRA_TABLES, extras_sql, tables_
 
 from .common import WebhookCase
 
-TABLES = ("update_webhook", "user_sync_state", "webhook_app_type", "webhook_app_type_model")
+TABLES = (
+    "update_webhook",
+    "user_sync_state",
+    "webhook_app_type",
+    "webhook_app_type_model",
+    "webhook_app_type_group_rel",
+)
 SCRATCH = "cmw_server_schema"
 
 _COLUMNS = """
@@ -92,7 +98,7 @@ class TestSchema(WebhookCase):
             return None
         return re.sub(rf"\b{schema}\.", "", sql)
 
-    def test_the_four_tables_are_the_servers(self):
+    def test_the_shared_tables_are_the_servers(self):
         odoo_columns, odoo_indexes, odoo_constraints = self.catalog("public")
         server_columns, server_indexes, server_constraints = self.catalog(SCRATCH)
         self.assertEqual({t for t, _c in server_columns}, set(TABLES))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from ..auth.odoo_session import InvalidSession, OdooSession, OdooSessionValidator
 from ..storage.identity import read_identity
 from ..storage.notify import ChangeNotifier
-from ..storage.odoo_users import is_webhook_manager
+from ..storage.odoo_users import UserAccessCache, is_webhook_manager
 from ..sync.token import DatabaseIdentity
 
 __all__ = [
@@ -63,6 +63,8 @@ class Services:
     sessions: OdooSessionValidator
     identity: IdentityCache
     notifier: ChangeNotifier
+    # Users' groups and readable models, re-read after SESSION_CACHE_SECONDS.
+    access: UserAccessCache = field(default_factory=UserAccessCache)
 
 
 def _services(request: Request) -> Services:

@@ -22,7 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..auth.odoo_session import InvalidSession, OdooUnavailable
 from ..storage.identity import MissingDatabaseIdentity
 from ..storage.pool import database_error_reason
-from ..sync.errors import Conflict, InvalidRequest, StaleSyncToken, StateNotFound, SyncError
+from ..sync.errors import (
+    AppTypeForbidden,
+    Conflict,
+    InvalidRequest,
+    StaleSyncToken,
+    StateNotFound,
+    SyncError,
+)
 from .deps import Forbidden
 
 __all__ = ["install_error_handlers"]
@@ -50,6 +57,8 @@ async def _sync_error(request: Request, exc: Exception) -> JSONResponse:
         return _field_error(exc, request)
     if isinstance(exc, StateNotFound):
         return _error(404, exc.code, exc.message)
+    if isinstance(exc, AppTypeForbidden):
+        return _error(403, exc.code, exc.message)
     if isinstance(exc, StaleSyncToken):
         return _error(409, exc.code, exc.message, resync_required=True)
     if isinstance(exc, Conflict):

@@ -137,6 +137,13 @@ class PullOut(BaseModel):
         "(position=head), reload the data from Odoo, then pull without a token.",
     )
     resync_reason: str | None = None
+    models_not_readable: list[str] = Field(
+        default_factory=list,
+        description="Models of this device's subscription that the user may not read "
+        "in Odoo (model access rights): their events are left out. When one leaves "
+        "this list, its events of the meantime are behind the device's position: "
+        "reset (position=head) and reload the data.",
+    )
 
 
 class StateOut(BaseModel):

@@ -16,7 +16,9 @@ async def find_app_type(conn: Conn, code: str) -> AppType | None:
         """
         SELECT t.name, t.all_models,
                COALESCE(array_agg(m.model ORDER BY m.model)
-                        FILTER (WHERE m.model IS NOT NULL), '{}')
+                        FILTER (WHERE m.model IS NOT NULL), '{}'),
+               ARRAY(SELECT g.group_id FROM webhook_app_type_group_rel g
+                      WHERE g.app_type_id = t.id ORDER BY g.group_id)
           FROM webhook_app_type t
           LEFT JOIN webhook_app_type_model m ON m.app_type_id = t.id
          WHERE t.code = %s AND t.active
@@ -27,9 +29,14 @@ async def find_app_type(conn: Conn, code: str) -> AppType | None:
     row = await cur.fetchone()
     if row is None:
         return None
-    name, all_models, models = row
-    assert isinstance(models, list)
-    return AppType(str(code), str(name), (ALL_MODELS,) if all_models else tuple(models))
+    name, all_models, models, group_ids = row
+    assert isinstance(models, list) and isinstance(group_ids, list)
+    return AppType(
+        str(code),
+        str(name),
+        (ALL_MODELS,) if all_models else tuple(models),
+        tuple(int(g) for g in group_ids),
+    )
 
 
 async def active_app_type_codes(conn: Conn) -> list[str]:

@@ -1,23 +1,38 @@
-"""What the server reads of Odoo's own users and groups."""
+"""What the server reads of Odoo's own users, groups and access rights."""
 
 from __future__ import annotations
 
-from psycopg import AsyncConnection
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["is_webhook_manager"]
+if TYPE_CHECKING:  # the addon imports READABLE_MODELS_SQL inside Odoo, without psycopg
+    from psycopg import AsyncConnection
 
-Conn = AsyncConnection[tuple[object, ...]]
+    Conn = AsyncConnection[tuple[object, ...]]
+
+__all__ = [
+    "READABLE_MODELS_SQL",
+    "UserAccess",
+    "UserAccessCache",
+    "is_webhook_manager",
+    "read_user_access",
+    "tracked_model_names",
+]
+
+
+async def _odoo_tables_exist(conn: Conn, *tables: str) -> bool:
+    cur = await conn.execute(
+        "SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest(%s::text[]) AS t", (list(tables),)
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def is_webhook_manager(conn: Conn, uid: int) -> bool:
     """Whether the user has the addon's "Webhook Manager" group (false in a
     database made by init-db, which has no Odoo users)."""
-    cur = await conn.execute(
-        "SELECT to_regclass('res_groups_users_rel') IS NOT NULL"
-        " AND to_regclass('ir_model_data') IS NOT NULL"
-    )
-    row = await cur.fetchone()
-    if not row or not row[0]:
+    if not await _odoo_tables_exist(conn, "res_groups_users_rel", "ir_model_data"):
         return False
     cur = await conn.execute(
         """
@@ -31,3 +46,75 @@ async def is_webhook_manager(conn: Conn, uid: int) -> bool:
     )
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    """A user's groups and the models Odoo's access rights let them read."""
+
+    group_ids: frozenset[int]
+    readable_models: frozenset[str]
+    installed_models: frozenset[str]
+
+    def not_readable(self, models: tuple[str, ...]) -> tuple[str, ...]:
+        """The installed models of `models` the user may not read (one not
+        installed has no records to read, nor events to leave out)."""
+        return tuple(
+            m for m in models if m in self.installed_models and m not in self.readable_models
+        )
+
+
+# Odoo's own rule (ir.model.access._get_allowed_models('read')): an active
+# access row with perm_read, for no group or for a group of the user.
+# Record rules (ir.rule) are not applied.
+READABLE_MODELS_SQL = """
+    SELECT m.model
+      FROM ir_model_access a
+      JOIN ir_model m ON m.id = a.model_id
+     WHERE a.perm_read AND a.active
+       AND (a.group_id IS NULL OR a.group_id = ANY(%(groups)s::int4[]))
+     GROUP BY m.model
+"""
+
+
+async def read_user_access(conn: Conn, uid: int) -> UserAccess | None:
+    """The user's groups and readable models, read from Odoo's tables; None
+    when the database has no Odoo (made by init-db: development, demos,
+    benchmarks), where neither groups nor access rights exist to apply."""
+    if not await _odoo_tables_exist(conn, "res_groups_users_rel", "ir_model_access", "ir_model"):
+        return None
+    cur = await conn.execute("SELECT gid FROM res_groups_users_rel WHERE uid = %s", (uid,))
+    groups = [int(str(gid)) for (gid,) in await cur.fetchall()]
+    cur = await conn.execute(READABLE_MODELS_SQL, {"groups": groups})
+    models = frozenset(str(model) for (model,) in await cur.fetchall())
+    cur = await conn.execute("SELECT model FROM ir_model")
+    installed = frozenset(str(model) for (model,) in await cur.fetchall())
+    return UserAccess(frozenset(groups), models, installed)
+
+
+class UserAccessCache:
+    """read_user_access, kept `ttl` seconds per user: a change of groups or
+    access rights in Odoo applies within that time (SESSION_CACHE_SECONDS)."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self._ttl = ttl
+        self._entries: dict[int, tuple[float, UserAccess | None]] = {}
+
+    async def get(self, conn: Conn, uid: int) -> UserAccess | None:
+        now = time.monotonic()
+        entry = self._entries.get(uid)
+        if entry is not None and now - entry[0] < self._ttl:
+            return entry[1]
+        access = await read_user_access(conn, uid)
+        if len(self._entries) > 10_000:
+            self._entries = {u: e for u, e in self._entries.items() if now - e[0] < self._ttl}
+        self._entries[uid] = (now, access)
+        return access
+
+
+async def tracked_model_names(conn: Conn) -> tuple[str, ...]:
+    """The models the addon captures (empty without the addon's table)."""
+    if not await _odoo_tables_exist(conn, "webhook_tracked_model"):
+        return ()
+    cur = await conn.execute("SELECT DISTINCT model FROM webhook_tracked_model WHERE active")
+    return tuple(sorted(str(model) for (model,) in await cur.fetchall()))

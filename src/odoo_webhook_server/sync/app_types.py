@@ -19,6 +19,8 @@ class AppType:
     code: str
     name: str
     models: tuple[str, ...]  # (ALL_MODELS,) = every model
+    # res.groups ids: when not empty, only users of one of them may use it.
+    group_ids: tuple[int, ...] = ()
 
     @property
     def all_models(self) -> bool:

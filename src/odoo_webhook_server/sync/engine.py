@@ -14,12 +14,14 @@ from psycopg import AsyncConnection
 
 from ..storage import app_types as app_type_store
 from ..storage import events as event_store
+from ..storage import odoo_users
 from ..storage import sync_state as state_store
 from . import token as sync_token
 from .clock import utcnow
 from .coalesce import coalesce
 from .cursor import START, Cursor
 from .errors import (
+    AppTypeForbidden,
     InvalidSyncToken,
     ModelsOutsideAppType,
     StaleSyncToken,
@@ -53,22 +55,46 @@ class PullResult:
     last_sync_time: datetime
     has_more: bool
     resync_reason: str | None = None
+    models_not_readable: tuple[str, ...] = ()
 
 
 async def _subscription(
-    conn: Conn, app_type_code: str, models_filter: tuple[str, ...] | None
-) -> tuple[str, ...] | None:
-    """The models the device receives; None means every model."""
+    conn: Conn,
+    request: PullRequest,
+    access: odoo_users.UserAccess | None,
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """The models the device receives (None means every model), and those of
+    its subscription that Odoo's access rights keep from the user.
+
+    `access` None (a database without Odoo's tables) applies no groups and no
+    access rights."""
+    app_type_code, models_filter = request.app_type, request.models_filter
     app_type = await app_type_store.find_app_type(conn, app_type_code)
     if app_type is None:
         raise UnknownAppType(app_type_code, await app_type_store.active_app_type_codes(conn))
+    if (
+        access is not None
+        and app_type.group_ids
+        and access.group_ids.isdisjoint(app_type.group_ids)
+    ):
+        raise AppTypeForbidden(app_type_code, request.user_id)
+    models: tuple[str, ...] | None
     if models_filter is None:
-        return None if app_type.all_models else app_type.models
-    if not app_type.all_models:
-        outside = [m for m in models_filter if m not in app_type.models]
-        if outside:
-            raise ModelsOutsideAppType(app_type_code, outside)
-    return models_filter
+        models = None if app_type.all_models else app_type.models
+    else:
+        if not app_type.all_models:
+            outside = [m for m in models_filter if m not in app_type.models]
+            if outside:
+                raise ModelsOutsideAppType(app_type_code, outside)
+        models = models_filter
+    if access is None:
+        return models, ()
+    readable = access.readable_models
+    if models is None:
+        # Every model the user may read; the captured ones they may not are named.
+        tracked = await odoo_users.tracked_model_names(conn)
+        return tuple(sorted(readable)), access.not_readable(tracked)
+    return tuple(m for m in models if m in readable), access.not_readable(models)
 
 
 def _start_cursor(
@@ -90,9 +116,17 @@ def _start_cursor(
     return claims.cursor, True
 
 
-async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> PullResult:
+async def pull(
+    conn: Conn,
+    identity: DatabaseIdentity,
+    request: PullRequest,
+    access: odoo_users.UserAccess | None = None,
+) -> PullResult:
+    """`access`: the device user's groups and readable models (None: apply
+    none). Events of models they may not read are left out, as if not
+    subscribed: the position moves past them, never past a readable one."""
     async with conn.transaction():
-        models = await _subscription(conn, request.app_type, request.models_filter)
+        models, not_readable = await _subscription(conn, request, access)
         state = await state_store.lock_or_create_state(
             conn, request.user_id, request.device_id, request.app_type, request.models_filter
         )
@@ -115,6 +149,7 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
                     ),
                     last_sync_time=state.last_sync_time or utcnow(),
                     has_more=False,
+                    models_not_readable=not_readable,
                     resync_reason=(
                         f"events of {lost_model} after this device's position were deleted"
                         " (archived more than the retention period ago, or cleaned up)"
@@ -140,6 +175,7 @@ async def pull(conn: Conn, identity: DatabaseIdentity, request: PullRequest) -> 
         next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, end)),
         last_sync_time=now,
         has_more=has_more,
+        models_not_readable=not_readable,
     )
 
 

@@ -9,12 +9,14 @@ in one place (`api/errors.py`); nothing here knows about HTTP.
     ├── Conflict                409: valid request, but the state disagrees
     │   ├── SubscriptionChanged
     │   └── StaleSyncToken      another copy of the database, or superseded
-    └── StateNotFound           404
+    ├── StateNotFound           404
+    └── AppTypeForbidden        403: the app type is limited to groups the user lacks
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AppTypeForbidden",
     "Conflict",
     "InvalidRequest",
     "InvalidSyncToken",
@@ -100,3 +102,13 @@ class StateNotFound(SyncError):
 
     def __init__(self) -> None:
         super().__init__("Sync state not found")
+
+
+class AppTypeForbidden(SyncError):
+    code = "app_type_forbidden"
+
+    def __init__(self, app_type: str, user_id: int) -> None:
+        super().__init__(
+            f"app_type {app_type!r} is limited to Odoo groups that user {user_id} is not in"
+            " (set in Odoo: Webhooks -> Configuration -> App Types)"
+        )

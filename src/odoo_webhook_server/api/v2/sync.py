@@ -31,6 +31,10 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
     lost response is then served again. Without it, the state advances on
     every pull. With `wait`, an empty answer is held until something changes
     (long poll), holding no database connection meanwhile.
+
+    Only models the device's user may read in Odoo (model access rights) are
+    served; the others are listed in `models_not_readable`. An app type
+    limited to Odoo groups answers 403 `app_type_forbidden` to other users.
     """
     services = request.app.state.services
     pull_request = engine.PullRequest(
@@ -48,7 +52,10 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
         seen = services.notifier.generation
         async with services.pool.connection() as conn:
             await ensure_may_act_for(session, body.user_id, conn)
-            result = await engine.pull(conn, await get_identity(request, conn), pull_request)
+            access = await services.access.get(conn, body.user_id)
+            result = await engine.pull(
+                conn, await get_identity(request, conn), pull_request, access
+            )
         remaining = deadline - loop.time()
         if result.events or result.has_more or result.resync_reason or remaining <= 0:
             break
@@ -66,6 +73,7 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
         has_more=result.has_more,
         resync_required=result.resync_reason is not None,
         resync_reason=result.resync_reason,
+        models_not_readable=list(result.models_not_readable),
     )
 
 

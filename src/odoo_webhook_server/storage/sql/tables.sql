@@ -68,6 +68,18 @@ CREATE TABLE IF NOT EXISTS webhook_app_type_model (
     CONSTRAINT webhook_app_type_model_app_type_model_unique UNIQUE (app_type_id, model)
 );
 
+-- The many2many webhook.app.type.group_ids (res.groups): an app type with
+-- rows here is only for users of one of those groups. Odoo creates it as
+-- fields.Many2many does (primary key, reverse index); its foreign key to
+-- res_groups is left to Odoo, as those to res_users.
+CREATE TABLE IF NOT EXISTS webhook_app_type_group_rel (
+    app_type_id int4 NOT NULL REFERENCES webhook_app_type (id) ON DELETE CASCADE,
+    group_id    int4 NOT NULL,
+    PRIMARY KEY (app_type_id, group_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_app_type_group_rel_group_id_app_type_id_idx
+    ON webhook_app_type_group_rel (group_id, app_type_id);
+
 -- Odoo's own parameter table, created only when the database is not an Odoo
 -- database: the sync token is bound to database.uuid and signed with
 -- database.secret, which every Odoo database has (init-db fills them).
