@@ -46,14 +46,17 @@ it("lost answers (the server processed the pull, the device never saw it) are se
     signal: controller.signal,
     wait: 1,
   });
-  const during: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    during.push(...(await stack.createRecordsAtOnce(3)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    const during: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      during.push(...(await stack.createRecordsAtOnce(3)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const all = [...before, ...during];
+    await waitFor(() => missing(all, got.records()).length === 0, "every record despite lost answers");
+  } finally {
+    await settle(running, controller);
   }
-  const all = [...before, ...during];
-  await waitFor(() => missing(all, got.records()).length === 0, "every record despite lost answers");
-  await settle(running, controller);
   assert.ok(counters.dropped >= 4, `${counters.dropped} answers dropped`);
   assert.ok(retries.length >= counters.dropped && retries.every((e) => e.name === "NetworkError"));
 });
@@ -73,28 +76,33 @@ it("503 bursts are waited out with backoff, not hammered", async () => {
   }).live(got.apply, { signal: controller.signal, wait: 1 });
 
   const written: number[] = [];
-  for (const source of ["proxy", "odoo", "proxy"] as const) {
-    written.push(...(await stack.createRecords(3)));
-    const requestsBefore = counters.requests;
-    const retriesBefore = delays.length;
-    // A 503 burst of one second: from a proxy in front of the server, or the server's
-    // own 503 while Odoo (its session check) is down.
-    if (source === "proxy") burst = true;
-    else await stack.command("odoo_down", { down: true });
-    written.push(...(await stack.createRecords(3)));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const requests = counters.requests - requestsBefore;
+  try {
+    for (const source of ["proxy", "odoo", "proxy"] as const) {
+      written.push(...(await stack.createRecords(3)));
+      const requestsBefore = counters.requests;
+      const retriesBefore = delays.length;
+      // A 503 burst of one second: from a proxy in front of the server, or the server's
+      // own 503 while Odoo (its session check) is down.
+      if (source === "proxy") burst = true;
+      else await stack.command("odoo_down", { down: true });
+      written.push(...(await stack.createRecords(3)));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const requests = counters.requests - requestsBefore;
+      burst = false;
+      await stack.command("odoo_down", { down: false });
+      const burstDelays = delays.slice(retriesBefore);
+      assert.ok(burstDelays.length >= 3, `${source}: ${burstDelays.length} retries in the burst`);
+      assert.ok(requests <= 12, `${source}: ${requests} requests in one second of 503s`);
+      for (let i = 1; i < burstDelays.length; i++) {
+        assert.ok(burstDelays[i]! >= burstDelays[i - 1]!, `growing delays: ${burstDelays.join(", ")}`);
+      }
+      await waitFor(() => missing(written, got.records()).length === 0, `every record after the ${source} burst`);
+    }
+  } finally {
     burst = false;
     await stack.command("odoo_down", { down: false });
-    const burstDelays = delays.slice(retriesBefore);
-    assert.ok(burstDelays.length >= 3, `${source}: ${burstDelays.length} retries in the burst`);
-    assert.ok(requests <= 12, `${source}: ${requests} requests in one second of 503s`);
-    for (let i = 1; i < burstDelays.length; i++) {
-      assert.ok(burstDelays[i]! >= burstDelays[i - 1]!, `growing delays: ${burstDelays.join(", ")}`);
-    }
-    await waitFor(() => missing(written, got.records()).length === 0, `every record after the ${source} burst`);
+    await settle(running, controller);
   }
-  await settle(running, controller);
 });
 
 it("a PostgreSQL restart is ridden out and nothing committed is lost", async () => {
@@ -105,15 +113,21 @@ it("a PostgreSQL restart is ridden out and nothing committed is lost", async () 
     signal: controller.signal,
     wait: 1,
   });
-  const written = await stack.createRecords(5);
-  await waitFor(() => missing(written, got.records()).length === 0, "records before the restart");
-  written.push(...(await stack.createRecords(3))); // maybe not yet pulled when PostgreSQL stops
-  await stack.command("pg_stop");
-  await waitFor(() => retries.some((e) => e instanceof ServerUnavailableError), "a 503 while PostgreSQL is down");
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  await stack.command("pg_start");
-  written.push(...(await stack.createRecords(5)));
-  await waitFor(() => missing(written, got.records()).length === 0, "every record after the restart", 30_000);
-  await settle(running, controller);
+  try {
+    const written = await stack.createRecords(5);
+    await waitFor(() => missing(written, got.records()).length === 0, "records before the restart");
+    written.push(...(await stack.createRecords(3))); // maybe not yet pulled when PostgreSQL stops
+    await stack.command("pg_stop");
+    try {
+      await waitFor(() => retries.some((e) => e instanceof ServerUnavailableError), "a 503 while PostgreSQL is down");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await stack.command("pg_start");
+    }
+    written.push(...(await stack.createRecords(5)));
+    await waitFor(() => missing(written, got.records()).length === 0, "every record after the restart", 30_000);
+  } finally {
+    await settle(running, controller);
+  }
   assert.ok(retries.length >= 1);
 });

@@ -71,6 +71,7 @@ export function faultyFetch(faults: Faults, path = "/api/v2/sync/pull") {
     counters.times.push(Date.now());
     if (faults.unavailable?.(n, url)) {
       counters.unavailable += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1)); // as a network round trip does
       return new Response(JSON.stringify({ detail: "unavailable", code: "database_unavailable" }), {
         status: 503,
       });

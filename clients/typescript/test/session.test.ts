@@ -80,5 +80,5 @@ it("an onSessionExpired that throws stops live() with its error", async () => {
       throw new Error("user logged out");
     },
   });
-  await assert.rejects(sync.live(() => undefined, { signal: new AbortController().signal }), /user logged out/);
+  await assert.rejects(sync.live(() => undefined, { signal: AbortSignal.timeout(10_000) }), /user logged out/);
 });
