@@ -12,6 +12,7 @@ of the module: `pytest -s tests/test_fuzz.py`.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -35,8 +36,8 @@ from odoo_webhook_server.main import create_app
 
 from .conftest import ADMIN, ALICE, BOB, PostgresServer, Stack, settings_for, sql
 
-MAX_EXAMPLES = 30
-"""Per operation and phase; with 10 operations, a little over a minute."""
+MAX_EXAMPLES = 100
+"""Per operation and phase (examples, coverage, fuzzing): about a minute in all."""
 
 OTHER_DEVICE = "bobs-phone-\u00e9"
 """Bob's device: Alice, who fuzzes, must never see nor change its state."""
@@ -68,6 +69,16 @@ CHECKS = [
 NO_LIMITS = {name: 0 for name in Settings.model_fields if name.startswith("rate_limit_")}
 
 TALLY: Counter[str] = Counter()
+"""Answers by status, all fuzz tests together."""
+REQUESTS: Counter[str] = Counter()
+"""Requests by fuzz test."""
+
+
+def _count(test: str, status: int) -> None:
+    TALLY[str(status)] += 1
+    REQUESTS[test] += 1
+
+
 FAILURES: set[str] = set()
 
 
@@ -106,6 +117,8 @@ def fuzz_stack(postgres: PostgresServer) -> Iterator[Stack]:
         postgres.drop_database(database_url)
         total = sum(TALLY.values())
         print(f"\nfuzz: {total} requests, statuses {dict(sorted(TALLY.items()))}")
+        for test, count in sorted(REQUESTS.items()):
+            print(f"fuzz: {test}: {count} requests")
         for failure in sorted(FAILURES):
             print(f"fuzz failure: {failure}")
 
@@ -127,7 +140,7 @@ def test_api(case: schemathesis.Case[Any], fuzz_stack: Stack) -> None:
     if isinstance(body, dict) and isinstance(body.get("wait"), int | float):
         body["wait"] = 0  # no long polls: the budget is time
     response = case.call(base_url=fuzz_stack.base_url, headers=headers, timeout=30)
-    TALLY[str(response.status_code)] += 1
+    _count("test_api", response.status_code)
     try:
         case.validate_response(response, checks=CHECKS)
     except Exception as exc:
@@ -143,9 +156,52 @@ def test_any_bytes_to_pull_is_never_a_server_error(alice: httpx.Client, body: by
     response = alice.post(
         "/api/v2/sync/pull", content=body, headers={"Content-Type": "application/json"}
     )
-    TALLY[str(response.status_code)] += 1
+    _count("test_any_bytes_to_pull_is_never_a_server_error", response.status_code)
     assert response.status_code < 500, (body, response.text)
     json.loads(response.text)  # a JSON answer
+
+
+# Any JSON value, including what JSON parsers accept but JSON answers cannot
+# carry (NaN, infinities, lone surrogates) and what PostgreSQL text cannot
+# hold (NUL).
+_ANY_TEXT = st.text(
+    st.characters(codec=None, exclude_categories=[]), max_size=20
+) | st.sampled_from(["\x00", "a\x00b", "\ud800", "\udfff", "x\udc00"])
+_ANY_VALUE = st.recursive(
+    _ANY_TEXT | st.none() | st.booleans() | st.integers() | st.floats(),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=5,
+)
+_PULL_FIELDS = ["user_id", "device_id", "app_type", "limit", "models_filter", "sync_token", "wait"]
+
+
+_VALID_PULL = {"user_id": ALICE.uid, "device_id": "d", "app_type": "sales_app"}
+
+
+@given(
+    # One field at a time (or two), the others valid: so that the odd value
+    # gets past the schema's other checks, down to the engine and the database.
+    body=st.lists(st.sampled_from(_PULL_FIELDS), min_size=1, max_size=2, unique=True).flatmap(
+        lambda fields: st.fixed_dictionaries(dict.fromkeys(fields, _ANY_VALUE)).map(
+            lambda values: {**_VALID_PULL, **values}
+        )
+    )
+)
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+def test_any_json_values_to_pull_are_never_a_server_error(
+    alice: httpx.Client, body: dict[str, Any]
+) -> None:
+    """Any JSON value in any field of a pull: never a 5xx, always a JSON answer."""
+    wait = body.get("wait")
+    if isinstance(wait, int | float) and math.isfinite(wait) and wait > 0:
+        body["wait"] = 0  # no long polls: the budget is time
+    content = json.dumps(body, allow_nan=True).encode()  # NaN, \\ud800 as JSON text
+    response = alice.post(
+        "/api/v2/sync/pull", content=content, headers={"Content-Type": "application/json"}
+    )
+    _count("test_any_json_values_to_pull_are_never_a_server_error", response.status_code)
+    assert response.status_code < 500, (content, response.text)
+    response.json()
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +299,7 @@ def test_any_session_id_is_a_401(fuzz_stack: Stack, sid: str, where: str) -> Non
         response = client.get(
             "/api/v2/sync/state", params={"user_id": 6, "device_id": "d"}, headers=headers
         )
-    TALLY[str(response.status_code)] += 1
+    _count("test_any_session_id_is_a_401", response.status_code)
     assert response.status_code == 401, (sid, response.text)
 
 
