@@ -84,10 +84,11 @@ def test_database_faults_are_named(
         ready = _ready(client, 503)
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert checks["database"] == {"ok": False, "reason": f"database {reason}"}
+        assert checks["database"] == {"ok": False, "reason": f"database unreachable ({reason})"}
         assert checks["odoo"] == {"ok": True}
         assert not checks["change_listener"]["ok"]
-        assert client.get("/").json()["services"]["smart_sync"] == f"degraded: database {reason}"
+        smart_sync = client.get("/").json()["services"]["smart_sync"]
+        assert smart_sync == f"degraded: database unreachable ({reason})"
         pull = client.post("/api/v2/sync/pull", json=PULL, headers={"X-Session-Id": sid})
         assert pull.status_code == 503
         assert pull.json()["code"] == "database_unavailable"

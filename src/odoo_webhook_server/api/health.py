@@ -83,9 +83,10 @@ async def _database(request: Request) -> tuple[str | None, str | None]:
             )
             missing = [row[0] for row in await cur.fetchall()]
     except PoolTimeout:
-        return f"database {getattr(pool, 'last_error', None) or 'busy'}", None
+        reason = getattr(pool, "last_error", None)
+        return (f"database unreachable ({reason})" if reason else "database busy"), None
     except psycopg.Error as exc:
-        return f"database {database_error_reason(exc)}", None
+        return f"database unreachable ({database_error_reason(exc)})", None
     if missing:
         return None, "sync tables missing: " + ", ".join(str(name) for name in missing)
     return None, None
