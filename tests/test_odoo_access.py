@@ -214,3 +214,10 @@ def test_a_model_not_installed_is_not_named(odoo: Stack) -> None:
     )
     response = odoo.pull("alice", app_type="delivery_app")
     assert response.json()["models_not_readable"] == ["stock.picking"]
+
+
+def test_the_python_client_reads_models_not_readable(odoo: Stack) -> None:
+    from odoo_webhook_server.client._protocol import parse_pull
+
+    answer = parse_pull(odoo.pull("alice", app_type="delivery_app").json())
+    assert answer.models_not_readable == ("stock.picking",)

@@ -107,6 +107,8 @@ class PullAnswer:
     has_more: bool
     resync_required: bool
     resync_reason: str | None
+    # Models of the subscription the user may not read in Odoo: left out.
+    models_not_readable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +270,7 @@ def parse_pull(body: dict[str, Any]) -> PullAnswer:
             has_more=bool(body["has_more"]),
             resync_required=bool(body.get("resync_required", False)),
             resync_reason=body.get("resync_reason"),
+            models_not_readable=tuple(str(m) for m in body.get("models_not_readable") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UnexpectedResponse(f"not a pull answer ({exc!r}): {str(body)[:200]}") from exc
