@@ -3,6 +3,7 @@ import {
   InvalidRequestError,
   NetworkError,
   NotFoundError,
+  RateLimitedError,
   ResyncRequiredError,
   SessionExpiredError,
   SubscriptionChangedError,
@@ -16,7 +17,7 @@ import type { DeviceState, PullAnswer, PullBody, ResetAnswer, SyncEvent } from "
 export type FetchLike = (
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
-) => Promise<{ status: number; text(): Promise<string> }>;
+) => Promise<{ status: number; text(): Promise<string>; headers?: { get(name: string): string | null } }>;
 
 /** The Odoo session id, or a function returning the current one (called before each request). */
 export type SessionSource = string | (() => string | Promise<string>);
@@ -80,6 +81,14 @@ export interface SyncClientOptions {
    * the client has reset it to the start of the stream and goes on; told here.
    */
   onSubscriptionChanged?: (error: SubscriptionChangedError) => void | Promise<void>;
+  /**
+   * A device's very first sync (nothing in the store): `"replay"` (default)
+   * pulls every event the server still holds, from the start of the stream;
+   * `"reload"` calls onResync to load the data from Odoo and then follows the
+   * changes from the head only (the better choice when the app can load its
+   * data in bulk, or when the server deletes old events).
+   */
+  firstSync?: "replay" | "reload";
   /** live() hit a retryable error and waits `delayMs` before trying again. */
   onRetry?: (error: SyncError, delayMs: number, attempt: number) => void;
 }
@@ -183,8 +192,9 @@ export class SyncClient {
   /**
    * Keeps the device in sync until `signal` aborts: pulls with a long poll
    * (`wait`), applies each batch, acknowledges it, and pulls again. Rides
-   * out 503s and network failures with backoff, handles resync and
-   * subscription changes as syncOnce does. Resolves when aborted; rejects on
+   * out 503s, 429s (waiting at least Retry-After) and network failures with
+   * backoff, handles resync, 401 and subscription changes as syncOnce does
+   * (through the hooks). Resolves when aborted; rejects on
    * an error that waiting cannot fix (apply or a hook threw, 403, 422, 401
    * without onSessionExpired, resync without onResync).
    */
@@ -201,7 +211,8 @@ export class SyncClient {
         } catch (error) {
           if (signal.aborted) return;
           if (!this.retryable(error)) throw error;
-          const delay = Math.max(0, this.backoff(attempt));
+          const asked = error instanceof RateLimitedError ? (error.retryAfterMs ?? 0) : 0;
+          const delay = Math.max(0, this.backoff(attempt), asked);
           attempt += 1;
           this.options.onRetry?.(error, delay, attempt);
           await sleep(delay, signal);
@@ -265,8 +276,11 @@ export class SyncClient {
       }
       return { token: null, phase };
     }
-    const token = await this.options.store.get(this.tokenKey);
-    return { token: token || null, phase: { kind: "start" } };
+    const token = (await this.options.store.get(this.tokenKey)) || null;
+    if (token === null && this.options.firstSync === "reload") {
+      return { token, phase: { kind: "resync", reason: "first sync of this device" } };
+    }
+    return { token, phase: { kind: "start" } };
   }
 
   /** Persist `phase` first, then drop the token (a crash in between leaves the phase in charge). */
@@ -287,7 +301,12 @@ export class SyncClient {
       const onResync = this.options.onResync;
       if (!onResync) throw new ResyncRequiredError(phase.reason);
       // Head first, then reload: what changes during the reload comes after it.
-      await this.serverReset("head", signal);
+      if ((await this.serverReset("head", signal)) === undefined) {
+        // The device has no state yet: a pull makes one (its events are not
+        // needed, the reload covers them), then it can move to the head.
+        await this.send("POST", "/api/v2/sync/pull", this.pullBody(null, 0, 1), 0, signal);
+        await this.serverReset("head", signal);
+      }
       await onResync({ reason: phase.reason, signal });
       this.summary.resyncs += 1;
     } else {
@@ -303,16 +322,7 @@ export class SyncClient {
       this.preludeDone = true;
     }
     if (token === null) this.preludeDone = false; // this pull may move the position by itself
-    const body: PullBody = {
-      user_id: this.options.userId,
-      device_id: this.options.deviceId,
-      app_type: this.options.appType,
-      limit: this.options.limit ?? 100,
-      wait,
-    };
-    if (this.options.modelsFilter) body.models_filter = this.options.modelsFilter;
-    if (token !== null) body.sync_token = token;
-
+    const body = this.pullBody(token, wait, this.options.limit ?? 100);
     let answer: PullAnswer;
     try {
       answer = (await this.send("POST", "/api/v2/sync/pull", body, wait, signal)) as PullAnswer;
@@ -350,6 +360,19 @@ export class SyncClient {
     // An answer with events is acknowledged by the next pull: syncOnce makes
     // that one too, so the server knows the device is up to date.
     return { more: answer.has_more || answer.events.length > 0 };
+  }
+
+  private pullBody(token: string | null, wait: number, limit: number): PullBody {
+    const body: PullBody = {
+      user_id: this.options.userId,
+      device_id: this.options.deviceId,
+      app_type: this.options.appType,
+      limit,
+      wait,
+    };
+    if (this.options.modelsFilter) body.models_filter = this.options.modelsFilter;
+    if (token !== null) body.sync_token = token;
+    return body;
   }
 
   /** POST /reset; undefined when the device has no state yet (404). */
@@ -421,12 +444,14 @@ export class SyncClient {
     }, timeoutMs);
     let status: number;
     let text: string;
+    let retryAfter: string | null | undefined;
     try {
       throwIfAborted(signal);
       const init: Parameters<FetchLike>[1] = { method, headers, signal: controller.signal };
       if (body !== undefined) init.body = JSON.stringify(body);
       const response = await this.fetchImpl(this.options.baseUrl + path, init);
       status = response.status;
+      retryAfter = response.headers?.get("Retry-After");
       text = await response.text();
     } catch (error) {
       if (signal?.aborted) throw new Aborted();
@@ -449,6 +474,6 @@ export class SyncClient {
       }
       return parsed;
     }
-    throw errorForResponse(status, parsed, text);
+    throw errorForResponse(status, parsed, text, retryAfter);
   }
 }

@@ -9,6 +9,7 @@
  *     ├── SubscriptionChangedError   409 subscription_changed
  *     ├── InvalidRequestError        422: `detail` names the field
  *     ├── ServerUnavailableError     502/503/504 (Odoo or PostgreSQL unreachable): retryable
+ *     ├── RateLimitedError           429: retryable after `retryAfterMs` (the Retry-After header)
  *     └── NetworkError               no answer (connection failed, dropped, timed out): retryable
  */
 import type { ValidationErrorItem } from "./types.js";
@@ -75,6 +76,15 @@ export class ServerUnavailableError extends SyncError {
   }
 }
 
+export class RateLimitedError extends SyncError {
+  /** How long the server asks to wait (its Retry-After header), if it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs: number | undefined, options: SyncErrorOptions = {}) {
+    super(message, { retryable: true, ...options });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 export class NetworkError extends SyncError {
   constructor(message: string, options: SyncErrorOptions = {}) {
     super(message, { retryable: true, ...options });
@@ -87,8 +97,22 @@ function record(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
+/** Retry-After (seconds, or an HTTP date) in milliseconds. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
 /** The error for a non-2xx answer. */
-export function errorForResponse(status: number, body: unknown, text: string): SyncError {
+export function errorForResponse(
+  status: number,
+  body: unknown,
+  text: string,
+  retryAfter?: string | null,
+): SyncError {
   const fields = record(body);
   const code = typeof fields?.code === "string" ? fields.code : undefined;
   const detail = fields?.detail;
@@ -119,6 +143,7 @@ export function errorForResponse(status: number, body: unknown, text: string): S
       });
     }
     case 429:
+      return new RateLimitedError(message, parseRetryAfter(retryAfter), options);
     case 502:
     case 503:
     case 504:

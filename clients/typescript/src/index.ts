@@ -14,6 +14,7 @@ export {
   InvalidRequestError,
   NetworkError,
   NotFoundError,
+  RateLimitedError,
   ResyncRequiredError,
   ServerUnavailableError,
   SessionExpiredError,

@@ -172,3 +172,29 @@ it("an onResync that throws fails the call, and the next call runs it again", as
   assert.deepEqual([...got.records()], later);
   assert.equal(calls, 2);
 });
+
+it("firstSync: 'reload': a new device loads from Odoo (onResync) and then follows from the head", async () => {
+  const old = await stack.createRecords(3);
+  const { fetch, trace } = tracing();
+  let duringReload: number[] = [];
+  const sync = client("reloading-first", {
+    fetch,
+    firstSync: "reload",
+    onResync: async ({ reason }) => {
+      trace.push("onResync");
+      assert.match(reason, /first sync/);
+      duringReload = await stack.createRecords(1);
+    },
+  });
+  const got = recorder();
+  const summary = await sync.syncOnce(got.apply);
+  assert.deepEqual(trace.slice(0, 5), ["reset:head", "pull", "reset:head", "onResync", "pull"]);
+  assert.equal(summary.resyncs, 1);
+  assert.deepEqual(missing(old, got.records()), old, "older records come from the reload, not the stream");
+  assert.deepEqual(missing(duringReload, got.records()), [], "a change made during the reload comes after it");
+  const later = await stack.createRecords(2);
+  const next = recorder();
+  await sync.syncOnce(next.apply);
+  assert.deepEqual([...next.records()].sort(), later.sort());
+  assert.equal(trace.filter((x) => x === "onResync").length, 1);
+});

@@ -2,10 +2,13 @@
 TypeScript client's tests (test/stack.ts spawns this with the repo's Python).
 
 PostgreSQL: a fresh database in TEST_DATABASE_URL's cluster (a superuser
-URI, as CI sets it), or else a throwaway cluster started here.
+URI, as CI sets it), or else a throwaway cluster started here. The
+server's rate limits are off unless STACK_SETTINGS (a JSON object of
+Settings fields) sets them.
 
 Prints one JSON line: {"base_url", "database_url", "odoo_url", "sessions":
-{login: sid}, "users": {login: uid}, "postgres": "owned" | "shared"}; then
+{login: sid}, "users": {login: uid}, "postgres": "owned" | "shared",
+"settings": [names of the server's Settings fields]}; then
 serves commands, one JSON object per line on stdin, answering one JSON line
 each: {"ok": true, "result": ...} or {"ok": false, "error": "..."}.
 
@@ -182,13 +185,16 @@ def main() -> None:
         odoo = FakeOdoo(db="odoo", users=USERS)
         sessions = {user.login: odoo.login(user.login) for user in USERS}
         with serve_in_thread(odoo.app()) as odoo_url:
-            settings = Settings(
-                database_url=database_url,
-                odoo_url=odoo_url,
-                odoo_db="odoo",
-                session_cache_seconds=0,  # a logout counts at once
-                pool_timeout_seconds=1,
-            )
+            values: dict[str, Any] = {
+                "database_url": database_url,
+                "odoo_url": odoo_url,
+                "odoo_db": "odoo",
+                "session_cache_seconds": 0,  # a logout counts at once
+                "pool_timeout_seconds": 1,
+            }
+            values.update({k: 0 for k in Settings.model_fields if k.startswith("rate_limit_")})
+            values.update(json.loads(os.environ.get("STACK_SETTINGS") or "{}"))
+            settings = Settings(**values)
             with serve_in_thread(create_app(settings)) as base_url:
                 answer(
                     {
@@ -198,6 +204,7 @@ def main() -> None:
                         "sessions": sessions,
                         "users": {user.login: user.uid for user in USERS},
                         "postgres": "owned" if cluster is not None else "shared",
+                        "settings": sorted(Settings.model_fields),
                     }
                 )
                 commands = Commands(admin_url, database_url, cluster, odoo)

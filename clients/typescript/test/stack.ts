@@ -20,6 +20,8 @@ export interface StackInfo {
   sessions: Record<string, string>;
   users: Record<string, number>;
   postgres: "owned" | "shared";
+  /** The server's Settings fields (to skip a test of a setting this server lacks). */
+  settings: string[];
 }
 
 /** [model, record_id, event, changed_fields?] */
@@ -49,11 +51,12 @@ export class Stack {
     })();
   }
 
-  static async start(): Promise<Stack> {
+  /** `settings`: server Settings fields to override (rate limits are off by default). */
+  static async start(settings: Record<string, unknown> = {}): Promise<Stack> {
     const child = spawn(python, [join(packageRoot, "test", "stack.py")], {
       cwd: packageRoot,
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, PYTHONUNBUFFERED: "1" },
+      env: { ...process.env, PYTHONUNBUFFERED: "1", STACK_SETTINGS: JSON.stringify(settings) },
     });
     let log = "";
     child.stderr.on("data", (chunk: Buffer) => {
