@@ -156,6 +156,8 @@ def settings_for(database_url: str, odoo_url: str, **overrides: Any) -> Settings
         "odoo_db": "odoo",
         "session_cache_seconds": 30,
         "pool_timeout_seconds": 2,
+        # load tests pull far faster than an app; tests of the limits set them
+        "rate_limit_pull_per_minute": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -77,6 +77,9 @@ def _run(args: argparse.Namespace) -> int:
             summary = run_archiving(
                 cur, read_policy(cur), batch_size=args.batch_size, commit=conn.commit
             )
+        from .observability.metrics import record_archiving
+
+        record_archiving(summary)  # seen by the server's /metrics with a shared metrics dir
         print(json.dumps(summary, default=str))
         return 0
     if args.command == "demo":
@@ -86,17 +89,23 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
+    from .observability.multiproc import prepare_metrics_dir
+
     check_conninfo(Settings().database_url)  # fail now, in one line, on bad configuration
-    uvicorn.run(
-        "odoo_webhook_server.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=args.access_log,
-        proxy_headers=True,
-    )
+    cleanup_metrics = prepare_metrics_dir(args.workers)  # workers add up their /metrics
+    try:
+        uvicorn.run(
+            "odoo_webhook_server.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=args.access_log,
+            proxy_headers=True,
+        )
+    finally:
+        cleanup_metrics()
     return 0
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Annotated, Literal
 
 import psycopg
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -33,6 +35,31 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = Field(
         5.0, gt=0, description="How long a request waits for a database connection before 503."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per log line, and one line per request."
+    )
+    max_body_bytes: int = Field(65536, ge=0, description="Larger request bodies get 413 (0: off).")
+    rate_limit_pull_per_minute: int = Field(
+        300, ge=0, description="Pulls a minute per session and per device (0: off)."
+    )
+    rate_limit_state_per_minute: int = Field(120, ge=0)
+    rate_limit_reset_per_minute: int = Field(30, ge=0)
+    rate_limit_other_per_minute: int = Field(
+        300, ge=0, description="Any other /api/ route, per session and per device (0: off)."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser (comma-separated).",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @model_validator(mode="after")
     def _odoo_db_of_database_url(self) -> Settings:

@@ -16,10 +16,12 @@ from .api import health, root, v1
 from .api.deps import IdentityCache, Services
 from .api.docs import install_docs
 from .api.errors import install_error_handlers
+from .api.limits import install_limits
 from .api.v2 import stats as stats_v2
 from .api.v2 import sync as sync_v2
 from .auth.odoo_session import OdooSessionValidator
 from .config import Settings
+from .observability.install import install_observability
 from .storage.notify import ChangeNotifier
 from .storage.odoo_users import UserAccessCache
 from .storage.pool import make_pool
@@ -106,6 +108,8 @@ def create_app(
     install_docs(app)
 
     app.add_middleware(ServerTimingMiddleware)
+    install_limits(app, settings)  # then CORS, outside the limits
+    install_observability(app, settings)  # outermost: request id, metrics, logs; /metrics
     app.include_router(root.router)
     app.include_router(health.router)
     app.include_router(sync_v2.router)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import httpx
 from cachetools import TTLCache
 
+from ..observability import context, metrics
+
 __all__ = ["InvalidSession", "OdooSession", "OdooSessionValidator", "OdooUnavailable"]
 
 
@@ -63,9 +65,12 @@ class OdooSessionValidator:
         key = hashlib.sha256(session_id.encode()).hexdigest()
         if self._cache is not None and key in self._cache:
             session = self._cache[key]
+            metrics.SESSION_CACHE.labels("hit").inc()
         elif key in self._inflight:
+            metrics.SESSION_CACHE.labels("hit").inc()  # shares a running check
             session = await asyncio.shield(self._inflight[key])
         else:
+            metrics.SESSION_CACHE.labels("miss").inc()
             future: asyncio.Future[OdooSession | None] = asyncio.get_running_loop().create_future()
             self._inflight[key] = future
             try:
@@ -82,6 +87,7 @@ class OdooSessionValidator:
                 del self._inflight[key]
         if session is None:
             raise InvalidSession("Odoo session is invalid or expired")
+        context.note(user=session.uid)
         return session
 
     async def _ask_odoo(self, session_id: str) -> OdooSession | None:

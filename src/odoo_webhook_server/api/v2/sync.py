@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from ...observability import context, metrics
 from ...schemas.v2 import DeviceId, EventOut, PullIn, PullOut, ResetOut, StateOut
 from ...sync import engine
 from ..deps import CurrentSession, Database, ensure_may_act_for, get_identity
@@ -60,10 +61,14 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
         if result.events or result.has_more or result.resync_reason or remaining <= 0:
             break
         services.notifier.start()
-        changed = await services.notifier.wait(seen, min(remaining, recheck or remaining))
+        with metrics.LONG_POLLS_WAITING.track_inprogress():
+            changed = await services.notifier.wait(seen, min(remaining, recheck or remaining))
         if not changed and recheck is None:
             break  # the whole window passed without a change
         recheck = _HELD_BACK_RECHECK_SECONDS
+    metrics.PULLS.labels(body.app_type).inc()
+    metrics.EVENTS_DELIVERED.labels(body.app_type).inc(len(result.events))
+    context.note(device=body.device_id, app_type=body.app_type, events=len(result.events))
     return PullOut(
         has_updates=bool(result.events),
         new_events_count=len(result.events),

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus), structured logs and the per-request context they share."""

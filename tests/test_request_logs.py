@@ -1,0 +1,126 @@
+"""LOG_FORMAT=json: one JSON line per request with its id, user, device, app
+type, events and latency; X-Request-Id accepted and returned; session ids
+never in full."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from odoo_webhook_server.demo.fake_odoo import FakeOdoo
+from odoo_webhook_server.demo.serving import serve_in_thread
+from odoo_webhook_server.main import create_app
+from odoo_webhook_server.observability.logging import REQUEST_LOGGER, JsonFormatter
+
+from .conftest import Stack, settings_for
+
+PULL = "/api/v2/sync/pull"
+
+
+@pytest.fixture
+def json_stack(database_url: str, fake_odoo: FakeOdoo) -> Iterator[tuple[Stack, io.StringIO]]:
+    """A server in JSON log mode, its log lines captured."""
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("odoo_webhook_server")
+    root_formatters = [(h, h.formatter) for h in logging.getLogger().handlers]
+    level = logger.level
+    logger.addHandler(handler)
+    try:
+        with (
+            serve_in_thread(fake_odoo.app()) as odoo_url,
+            serve_in_thread(
+                create_app(settings_for(database_url, odoo_url, log_format="json"))
+            ) as base,
+        ):
+            yield Stack(base, database_url, fake_odoo, odoo_url), captured
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        for h, formatter in root_formatters:
+            h.setFormatter(formatter)
+
+
+def lines(captured: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in captured.getvalue().splitlines() if line]
+
+
+def test_json_request_lines(json_stack: tuple[Stack, io.StringIO]) -> None:
+    stack, captured = json_stack
+    sid = stack.sid("alice")
+    stack.write(("res.partner", 1, "create"), ("res.partner", 2, "create"))
+    answer = httpx.post(
+        f"{stack.base_url}{PULL}",
+        json={"user_id": 6, "device_id": "phone-7", "app_type": "sales_app"},
+        headers={"X-Session-Id": sid, "X-Request-Id": "req-42"},
+    )
+    assert answer.status_code == 200
+    assert answer.headers["X-Request-Id"] == "req-42"
+    state = httpx.get(
+        f"{stack.base_url}/api/v2/sync/state",
+        params={"user_id": 6, "device_id": "phone-7"},
+        cookies={"session_id": sid},
+        headers={"X-Request-Id": "bad id with spaces"},
+    )
+    made_id = state.headers["X-Request-Id"]
+    assert made_id != "bad id with spaces" and len(made_id) == 32
+    refused = httpx.post(f"{stack.base_url}{PULL}", json={}, headers={"X-Session-Id": "nope"})
+    assert refused.status_code == 401
+
+    records = [r for r in lines(captured) if r["logger"] == REQUEST_LOGGER]
+    assert [r["request_id"] for r in records] == [
+        "req-42",
+        made_id,
+        refused.headers["X-Request-Id"],
+    ]
+    pulled, stated, failed = records
+    assert pulled["level"] == "INFO"
+    assert pulled["method"] == "POST" and pulled["route"] == PULL and pulled["status"] == 200
+    assert pulled["user"] == 6
+    assert pulled["device"] == "phone-7"
+    assert pulled["app_type"] == "sales_app"
+    assert pulled["events"] == 2
+    assert pulled["duration_ms"] > 0
+    assert pulled["session"].startswith("sid:") and len(pulled["session"]) == 16
+    assert stated["status"] == 200 and stated["user"] == 6 and stated["device"] == "phone-7"
+    assert stated["session"] == pulled["session"]  # the cookie is the same session
+    assert failed["status"] == 401 and "user" not in failed
+    text = captured.getvalue()
+    assert sid not in text and '"nope"' not in text
+
+
+def test_a_session_id_in_a_message_is_masked() -> None:
+    from odoo_webhook_server.observability import context
+
+    token = context.begin(request_id="r1", _sid="secret-session-123", session="sid:x")
+    try:
+        record = logging.LogRecord(
+            "odoo_webhook_server.x",
+            logging.WARNING,
+            __file__,
+            1,
+            "Odoo refused secret-session-123",
+            None,
+            None,
+        )
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        context.end(token)
+    assert line["request_id"] == "r1"
+    assert "secret-session-123" not in line["message"]
+    assert line["message"] == "Odoo refused " + context.mask_session("secret-session-123")
+
+
+def test_text_format_logs_no_request_lines(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=REQUEST_LOGGER):
+        response = stack.pull()
+    assert response.status_code == 200
+    assert len(response.headers["X-Request-Id"]) == 32  # made here, returned in any format
+    assert not [r for r in caplog.records if r.name == REQUEST_LOGGER]
