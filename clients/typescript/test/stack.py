@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -181,6 +182,8 @@ def answer(payload: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    # Killed with the test run (SIGTERM): still stop PostgreSQL and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with database() as (admin_url, database_url, cluster):
         odoo = FakeOdoo(db="odoo", users=USERS)
         sessions = {user.login: odoo.login(user.login) for user in USERS}
