@@ -303,6 +303,36 @@ def test_any_session_id_is_a_401(fuzz_stack: Stack, sid: str, where: str) -> Non
     assert response.status_code == 401, (sid, response.text)
 
 
+@given(
+    operation=st.sampled_from(["state", "reset", "pull"]),
+    user_id=(st.sampled_from([ADMIN.uid, BOB.uid, 1, 99]) | st.integers(1, 2**31 - 1)).filter(
+        lambda uid: uid != ALICE.uid
+    ),
+    device_id=st.sampled_from([OTHER_DEVICE, "d"]) | st.text(min_size=1, max_size=20),
+    position=st.sampled_from(["start", "head"]),
+)
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+def test_a_plain_user_never_reaches_another_users_state(
+    alice: httpx.Client, operation: str, user_id: int, device_id: str, position: str
+) -> None:
+    """Alice, for any other user and any device (Bob's included): 403 or a
+    refusal of the input, never an answer, never Bob's state."""
+    if operation == "pull":
+        response = alice.post(
+            "/api/v2/sync/pull",
+            json={"user_id": user_id, "device_id": device_id, "app_type": "sales_app"},
+        )
+    else:
+        method = "GET" if operation == "state" else "POST"
+        params: dict[str, str | int] = {"user_id": user_id, "device_id": device_id}
+        if operation == "reset":
+            params["position"] = position
+        response = alice.request(method, f"/api/v2/sync/{operation}", params=params)
+    _count("test_a_plain_user_never_reaches_another_users_state", response.status_code)
+    assert response.status_code in (403, 422), response.text
+    _assert_private(response)
+
+
 def test_another_users_state_is_403(alice: httpx.Client) -> None:
     for method, path in (("GET", "/api/v2/sync/state"), ("POST", "/api/v2/sync/reset")):
         response = alice.request(
