@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,7 +72,11 @@ def test_ready_when_everything_answers(stack: Stack) -> None:
     ],
 )
 def test_database_faults_are_named(
-    postgres: PostgresServer, fake_odoo: FakeOdoo, fault: str, reason: str
+    postgres: PostgresServer,
+    fake_odoo: FakeOdoo,
+    fault: str,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     url = {
         "refused": "postgresql://postgres@127.0.0.1:9/none",
@@ -100,6 +105,13 @@ def test_database_faults_are_named(
         for response in (ready, pull, health):
             assert "Traceback" not in response.text
             assert "postgresql://" not in response.text
+    # The cause is logged once for the outage (not per attempt, not per
+    # request), in one line, without a traceback.
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(" (")[0] for r in logged if "database" in r.getMessage()] == [
+        f"database unavailable: {reason}"
+    ]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in logged)
 
 
 def test_not_ready_without_sync_tables(postgres: PostgresServer, fake_odoo: FakeOdoo) -> None:

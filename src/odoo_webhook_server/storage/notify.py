@@ -58,14 +58,14 @@ class ChangeNotifier:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.listening = True
                     if lost:
-                        log.warning("change listener reconnected")
+                        log.info("change listener reconnected")
                         lost = False
                     self._bump()  # anything may have happened while we were away
                     async for _ in conn.notifies():
                         self._bump()
             except psycopg.Error as exc:
-                if not lost:  # once per outage, not once per retry
-                    log.warning(
+                if not lost:  # once per outage; the pool reports the outage itself
+                    log.info(
                         "change listener lost the database (%s); retrying every %s s",
                         database_error_reason(exc),
                         self._retry,
