@@ -17,6 +17,7 @@ from psycopg import conninfo as pg_conninfo
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
+from odoo_webhook_server.storage.pool import database_error_reason, safe_conninfo
 
 from .conftest import PostgresServer, Stack, settings_for
 
@@ -161,3 +162,31 @@ def test_odoo_unreachable_is_not_ready(database_url: str) -> None:
         assert ready.status_code == 503
         assert ready.json()["checks"]["odoo"] == {"ok": False, "reason": "Odoo unreachable"}
         assert "127.0.0.1:9" not in ready.text
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [  # libpq's own words
+        ('connection to server at "10.0.0.9", port 5432 failed: timeout expired', "timeout"),
+        ("connection timeout expired", "timeout"),
+        (
+            'connection to server at "db", port 5432 failed: FATAL:  password authentication'
+            ' failed for user "odoo"',
+            "authentication failed",
+        ),
+        ("fe_sendauth: no password supplied", "authentication failed"),
+        ('FATAL:  no pg_hba.conf entry for host "10.0.0.2", user "odoo"', "authentication failed"),
+        ('FATAL:  database "odoo" does not exist', "unknown database"),
+        ("failed to resolve host 'db': [Errno -2] Name or service not known", "unknown host"),
+        ("FATAL:  the database system is starting up", "database starting or stopping"),
+        ("server closed the connection unexpectedly", "connection lost"),
+        ('missing "=" after "x" in connection info string', "invalid DATABASE_URL"),
+    ],
+)
+def test_database_error_reasons(message: str, reason: str) -> None:
+    assert database_error_reason(psycopg.OperationalError(message)) == reason
+
+
+def test_conninfo_in_messages_has_no_password() -> None:
+    assert safe_conninfo("postgresql://odoo:s3cret@db:5433/prod") == "odoo@db:5433/prod"
+    assert "s3cret" not in safe_conninfo("host=db password=s3cret dbname=prod")
