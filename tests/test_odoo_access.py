@@ -221,3 +221,25 @@ def test_the_python_client_reads_models_not_readable(odoo: Stack) -> None:
 
     answer = parse_pull(odoo.pull("alice", app_type="delivery_app").json())
     assert answer.models_not_readable == ("stock.picking",)
+
+
+def test_v1_lists_only_the_models_the_caller_may_read(odoo: Stack) -> None:
+    odoo.write(("stock.picking", 2, "create"))  # the first event is not hers
+    odoo.write(("res.partner", 1, "create"))
+    odoo.write(("stock.picking", 3, "create"))
+    with odoo.client("alice") as client:
+        summary = client.get("/api/v1/check-updates", params={"limit": 1}).json()
+        events = client.get("/api/v1/webhook/events").json()
+        pickings = client.get("/api/v1/webhook/events", params={"model_name": "stock.picking"})
+    assert summary["summary"] == [{"model": "res.partner", "count": 1}]
+    assert summary["has_more"] is False  # the later pickings are not hers
+    assert [(e["model"], e["record_id"]) for e in events["data"]] == [("res.partner", 1)]
+    assert pickings.json()["data"] == []
+    with odoo.client("admin") as client:
+        summary = client.get("/api/v1/check-updates").json()
+        events = client.get("/api/v1/webhook/events").json()
+    assert summary["summary"] == [
+        {"model": "res.partner", "count": 1},
+        {"model": "stock.picking", "count": 2},
+    ]
+    assert len(events["data"]) == 3

@@ -71,6 +71,16 @@ export interface SyncClientOptions {
    */
   onResync?: (info: ResyncInfo) => void | Promise<void>;
   /**
+   * Models this device's user may not read in Odoo are listed in an answer's
+   * `models_not_readable`, and their events are left out. When a model
+   * leaves that list (the user gained the right), its changes made
+   * meanwhile were never served: reload that model's data from Odoo here.
+   * The client goes on from its position (nothing else is skipped); if this
+   * throws, the next call runs it again. Without it, the client resyncs
+   * (reset to the head and onResync, reloading everything).
+   */
+  onModelsReadable?: (info: { models: string[]; signal: AbortSignal | undefined }) => void | Promise<void>;
+  /**
    * The server answered 401. Refresh the session here (log in again, update
    * what `session` returns); the request is then tried again. Throw to give
    * up. Without it, syncOnce()/live() throw SessionExpiredError.
@@ -152,6 +162,7 @@ export class SyncClient {
   private readonly backoff: Backoff;
   private readonly tokenKey: string;
   private readonly phaseKey: string;
+  private readonly unreadableKey: string;
   private running = false;
   /** The reset before a tokenless pull was done and nothing may have moved since. */
   private preludeDone = false;
@@ -170,6 +181,7 @@ export class SyncClient {
     const base = `${options.keyPrefix ?? "odoo-sync"}:${options.userId}:${options.deviceId}`;
     this.tokenKey = `${base}:token`;
     this.phaseKey = `${base}:phase`;
+    this.unreadableKey = `${base}:unreadable`;
   }
 
   /**
@@ -357,9 +369,52 @@ export class SyncClient {
     }
     await this.options.store.set(this.tokenKey, answer.next_sync_token);
     if (token === null) await this.options.store.delete(this.phaseKey);
+    if (await this.readAccessGained(answer, token !== null, signal)) return { more: true };
     // An answer with events is acknowledged by the next pull: syncOnce makes
     // that one too, so the server knows the device is up to date.
     return { more: answer.has_more || answer.events.length > 0 };
+  }
+
+  /**
+   * Follows `models_not_readable`. A model that left it had changes the
+   * device was never served: onModelsReadable reloads it, or else a resync.
+   * The list is stored only after that, so a crash in between does it again.
+   * Returns whether a resync was entered.
+   */
+  private async readAccessGained(
+    answer: PullAnswer,
+    hadToken: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const now = [...(answer.models_not_readable ?? [])].sort();
+    const raw = await this.options.store.get(this.unreadableKey);
+    let before: string[] | null = null;
+    try {
+      before = raw ? (JSON.parse(raw) as string[]) : null;
+    } catch {
+      before = null;
+    }
+    // After a start or a resync (no token) the whole state is fresh: nothing to catch up.
+    const gained = hadToken && before ? before.filter((model) => !now.includes(model)) : [];
+    let resync = false;
+    if (gained.length > 0) {
+      if (this.options.onModelsReadable) {
+        await this.options.onModelsReadable({ models: gained, signal });
+      } else {
+        await this.enterPhase({
+          kind: "resync",
+          reason: `read access gained to ${gained.join(", ")}: their changes made meanwhile were not served`,
+        });
+        resync = true;
+      }
+    }
+    if (JSON.stringify(before) !== JSON.stringify(now)) {
+      await this.options.store.set(this.unreadableKey, JSON.stringify(now));
+    }
+    if (resync && !this.options.onResync) {
+      throw new ResyncRequiredError(`read access gained to ${gained.join(", ")}`);
+    }
+    return resync;
   }
 
   private pullBody(token: string | null, wait: number, limit: number): PullBody {

@@ -280,6 +280,7 @@ export interface components {
             /** @default false */
             resync_required: boolean;
             resync_reason?: string | null;
+            models_not_readable?: string[];
         };
         ResetOut: {
             user_id: number;

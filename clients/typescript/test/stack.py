@@ -171,7 +171,7 @@ class Commands:
 
     def sql(self, statement: str, params: list[Any] | None = None) -> list[list[Any]]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            cur = conn.execute(statement, params)
+            cur = conn.execute(statement, params or None)  # no params: several statements
             rows = cur.fetchall() if cur.description else []
         return json.loads(json.dumps([list(r) for r in rows], default=str))  # type: ignore[no-any-return]
 

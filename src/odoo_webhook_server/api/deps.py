@@ -29,6 +29,7 @@ __all__ = [
     "ensure_admin",
     "ensure_may_act_for",
     "get_identity",
+    "readable_models",
 ]
 
 Conn = AsyncConnection[tuple[object, ...]]
@@ -114,6 +115,12 @@ Database = Annotated[Conn, Depends(_connection)]
 
 async def get_identity(request: Request, conn: Conn) -> DatabaseIdentity:
     return await _services(request).identity.get(conn)
+
+
+async def readable_models(request: Request, conn: Conn, uid: int) -> frozenset[str] | None:
+    """The models `uid` may read in Odoo (cached); None: no Odoo tables, all."""
+    access = await _services(request).access.get(conn, uid)
+    return None if access is None else access.readable_models
 
 
 async def ensure_admin(session: OdooSession, conn: Conn) -> None:

@@ -32,25 +32,40 @@ class UpdatesSummary:
 # The timestamp of the `limit`-th event after `since` bounds the events
 # counted; events sharing that timestamp are all counted, so that asking
 # again with since=last_update_at never skips one of them.
-_BOUND = """
+# Only events of models the caller may read (%(all)s: no restriction).
+_READABLE = "(%(all)s OR model = ANY(%(readable)s::varchar[]))"
+
+_BOUND = f"""
 SELECT bound.last_ts,
-       EXISTS (SELECT 1 FROM update_webhook WHERE "timestamp" > bound.last_ts)
+       EXISTS (SELECT 1 FROM update_webhook
+                WHERE "timestamp" > bound.last_ts AND {_READABLE})
   FROM (SELECT max(first_events."timestamp") AS last_ts
           FROM (SELECT "timestamp" FROM update_webhook
-                 WHERE "timestamp" > %(since)s
+                 WHERE "timestamp" > %(since)s AND {_READABLE}
                  ORDER BY "timestamp" LIMIT %(limit)s) AS first_events) AS bound
 """
 
-_PER_MODEL = """
+_PER_MODEL = f"""
 SELECT model, count(*) FROM update_webhook
- WHERE "timestamp" > %(since)s AND "timestamp" <= %(last_ts)s
+ WHERE "timestamp" > %(since)s AND "timestamp" <= %(last_ts)s AND {_READABLE}
  GROUP BY model ORDER BY model
 """
 
 
-async def check_updates(conn: Conn, since: datetime | None, limit: int) -> UpdatesSummary:
-    """Events stamped after `since` (None: from the first), at most about `limit`."""
-    params: dict[str, object] = {"since": since or datetime.min, "limit": limit}
+def _readable_params(readable: frozenset[str] | None) -> dict[str, object]:
+    return {"all": readable is None, "readable": sorted(readable or ())}
+
+
+async def check_updates(
+    conn: Conn, since: datetime | None, limit: int, readable: frozenset[str] | None = None
+) -> UpdatesSummary:
+    """Events stamped after `since` (None: from the first), at most about
+    `limit`, of the `readable` models (None: all)."""
+    params: dict[str, object] = {
+        "since": since or datetime.min,
+        "limit": limit,
+        **_readable_params(readable),
+    }
     cur = await conn.execute(_BOUND, params)
     row = await cur.fetchone()
     assert row is not None
@@ -75,9 +90,12 @@ async def list_events(
     since: datetime | None = None,
     limit: int,
     offset: int = 0,
+    readable: frozenset[str] | None = None,
 ) -> list[Event]:
-    """Events matching every given filter, oldest first ("timestamp", id)."""
+    """Events matching every given filter, of the `readable` models (None:
+    all), oldest first ("timestamp", id)."""
     params: dict[str, object] = {
+        **_readable_params(readable),
         "model": model,
         "record_id": record_id,
         "event": event,
@@ -97,7 +115,7 @@ async def list_events(
         ' ORDER BY "timestamp", id LIMIT %(limit)s OFFSET %(offset)s'
     ).format(
         columns=sql.SQL(EVENT_COLUMNS),
-        where=sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"),
+        where=sql.SQL(" AND ").join([*conditions, sql.SQL(_READABLE)]),
     )
     cur = await conn.execute(query, params)
     return [event_of(row) for row in await cur.fetchall()]

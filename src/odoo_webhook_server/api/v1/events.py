@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from ...schemas.v1 import CheckUpdatesOut, EventsOut, ModelCount, OptionalQueryDatetime, V1Event
 from ...schemas.v2 import ModelName
 from ...storage import v1_queries
 from ...sync.events import EventKind
-from ..deps import CurrentSession, Database
+from ..deps import CurrentSession, Database, readable_models
 from ..responses import AUTHENTICATED, errors
 
 router = APIRouter()
@@ -27,6 +27,7 @@ SinceQuery = Annotated[
 
 @router.get("/check-updates", response_model=CheckUpdatesOut, responses=errors(*AUTHENTICATED, 422))
 async def check_updates(
+    request: Request,
     session: CurrentSession,
     conn: Database,
     since: SinceQuery = None,
@@ -45,7 +46,8 @@ async def check_updates(
     Send `last_update_at` as the next `since`. Timestamps are not a gap-free
     cursor (a transaction may commit after a later-stamped one): apps that
     must never miss a change use `POST /api/v2/sync/pull`."""
-    updates = await v1_queries.check_updates(conn, since, limit)
+    readable = await readable_models(request, conn, session.uid)
+    updates = await v1_queries.check_updates(conn, since, limit, readable)
     return CheckUpdatesOut(
         has_update=updates.last_update_at is not None,
         last_update_at=updates.last_update_at,
@@ -56,6 +58,7 @@ async def check_updates(
 
 @router.get("/webhook/events", response_model=EventsOut, responses=errors(*AUTHENTICATED, 422))
 async def webhook_events(
+    request: Request,
     session: CurrentSession,
     conn: Database,
     model_name: Annotated[ModelName | None, Query(description="e.g. res.partner")] = None,
@@ -65,7 +68,8 @@ async def webhook_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> EventsOut:
-    """Stored events (archived ones included), oldest first, filtered and paged."""
+    """Stored events (archived ones included), oldest first, filtered and paged;
+    only of models the caller may read in Odoo."""
     found = await v1_queries.list_events(
         conn,
         model=model_name,
@@ -74,6 +78,7 @@ async def webhook_events(
         since=since,
         limit=limit + 1,
         offset=offset,
+        readable=await readable_models(request, conn, session.uid),
     )
     page = found[:limit]
     return EventsOut(
