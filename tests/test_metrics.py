@@ -3,12 +3,10 @@ process and added up over several worker processes."""
 
 from __future__ import annotations
 
-import glob
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -119,11 +117,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _workers_metrics_dir(parent: int) -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR in the environment of `parent`'s children (Linux)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) != parent:
+                    continue
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                variables = environ.read().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        for variable in variables:
+            if variable.startswith(b"PROMETHEUS_MULTIPROC_DIR="):
+                return variable.split(b"=", 1)[1].decode()
+    return None
+
+
 def test_serve_with_workers_adds_up_every_worker(database_url: str, fake_odoo: FakeOdoo) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    tmp = tempfile.gettempdir()
-    dirs_before = set(glob.glob(os.path.join(tmp, "odoo-webhook-server-metrics-*")))
     with serve_in_thread(fake_odoo.app()) as odoo_url:
         server = subprocess.Popen(
             [
@@ -150,9 +165,9 @@ def test_serve_with_workers_adds_up_every_worker(database_url: str, fake_odoo: F
                 except httpx.TransportError:
                     assert time.monotonic() < deadline and server.poll() is None
                     time.sleep(0.2)
-            made = set(glob.glob(os.path.join(tmp, "odoo-webhook-server-metrics-*"))) - dirs_before
-            assert len(made) == 1, "serve --workers N sets up one metrics directory"
-            pids = set()
+            metrics_dir = _workers_metrics_dir(server.pid)
+            assert metrics_dir, "serve --workers N gives its workers a metrics directory"
+            assert os.path.basename(metrics_dir).startswith("odoo-webhook-server-metrics-")
             for _ in range(30):  # new connections: the workers share them out
                 with httpx.Client() as client:
                     assert client.get(f"{base}/no-such-page").status_code == 404
@@ -168,9 +183,9 @@ def test_serve_with_workers_adds_up_every_worker(database_url: str, fake_odoo: F
                     )
                     == 30
                 )
-            pids.update(os.listdir(next(iter(made))))
-            assert len({name.rsplit("_", 1)[-1] for name in pids if name.endswith(".db")}) > 1
+            files = [name for name in os.listdir(metrics_dir) if name.endswith(".db")]
+            assert len({name.rsplit("_", 1)[-1] for name in files}) > 1  # several processes
         finally:
             server.terminate()
             server.wait(timeout=30)
-    assert not (set(glob.glob(os.path.join(tmp, "odoo-webhook-server-metrics-*"))) - dirs_before)
+    assert not os.path.exists(metrics_dir), "and removes it when it stops"
