@@ -7,6 +7,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,3 +129,58 @@ def test_text_format_logs_no_request_lines(stack: Stack, caplog: pytest.LogCaptu
     assert response.status_code == 200
     assert len(response.headers["X-Request-Id"]) == 32  # made here, returned in any format
     assert not [r for r in caplog.records if r.name == REQUEST_LOGGER]
+
+
+def test_serve_logs_json_lines_only(database_url: str, fake_odoo: FakeOdoo) -> None:
+    """`serve --workers 2` with LOG_FORMAT=json: the supervisor's lines too."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sid = fake_odoo.login("alice")
+    with serve_in_thread(fake_odoo.app()) as odoo_url:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "odoo_webhook_server",
+                "serve",
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+            ],
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "ODOO_URL": odoo_url,
+                "ODOO_DB": "odoo",
+                "LOG_FORMAT": "json",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{base}/api/v1/health")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline and server.poll() is None
+                    time.sleep(0.2)
+            answer = httpx.post(
+                f"{base}{PULL}",
+                json={"user_id": 6, "device_id": "phone", "app_type": "sales_app"},
+                headers={"X-Session-Id": sid, "X-Request-Id": "from-the-app"},
+            )
+            assert answer.status_code == 200
+        finally:
+            server.terminate()
+            out, err = server.communicate(timeout=30)
+    records = [json.loads(line) for line in (out + err).splitlines() if line.strip()]
+    assert any(r["logger"] == "uvicorn.error" for r in records)
+    (pulled,) = [r for r in records if r.get("request_id") == "from-the-app"]
+    assert pulled["status"] == 200 and pulled["user"] == 6 and pulled["events"] == 0
+    assert sid not in out + err

@@ -89,10 +89,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     import uvicorn
 
+    from .observability.logging import uvicorn_log_config
     from .observability.multiproc import prepare_metrics_dir
 
     check_conninfo(Settings().database_url)  # fail now, in one line, on bad configuration
     cleanup_metrics = prepare_metrics_dir(args.workers)  # workers add up their /metrics
+    log_config = uvicorn_log_config(Settings().log_format)
     try:
         uvicorn.run(
             "odoo_webhook_server.main:create_app",
@@ -103,6 +105,7 @@ def _run(args: argparse.Namespace) -> int:
             log_level="info",
             access_log=args.access_log,
             proxy_headers=True,
+            log_config=log_config or uvicorn.config.LOGGING_CONFIG,
         )
     finally:
         cleanup_metrics()

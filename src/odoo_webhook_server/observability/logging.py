@@ -13,7 +13,7 @@ from typing import Any
 
 from . import context
 
-__all__ = ["REQUEST_LOGGER", "JsonFormatter", "configure_logging"]
+__all__ = ["REQUEST_LOGGER", "JsonFormatter", "configure_logging", "uvicorn_log_config"]
 
 REQUEST_LOGGER = "odoo_webhook_server.requests"
 
@@ -53,3 +53,22 @@ def configure_logging(log_format: str) -> None:
         for handler in logging.getLogger(name).handlers:
             handler.setFormatter(JsonFormatter())
     logging.getLogger("odoo_webhook_server").setLevel(logging.INFO)
+
+
+def uvicorn_log_config(log_format: str) -> dict[str, Any] | None:
+    """uvicorn's logging configuration for `serve` in JSON mode (the
+    supervising process of several workers included); None: uvicorn's own."""
+    if log_format != "json":
+        return None
+    handler = {"formatter": "json", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"default": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        },
+    }
