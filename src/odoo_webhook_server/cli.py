@@ -83,9 +83,12 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, default=str))
         return 0
     if args.command == "demo":
-        from .demo.run import run_demo
+        from .demo.run import PortInUse, run_demo
 
-        run_demo(args.host, args.port, args.database_url)
+        try:
+            run_demo(args.host, args.port, args.database_url)
+        except PortInUse as exc:
+            return _fail(str(exc))
         return 0
     import uvicorn
 
