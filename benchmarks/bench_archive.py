@@ -50,16 +50,16 @@ from bench_pull import (
     _stop_process,
     _transactions_for,
 )
+from odoo_webhook_core.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
 
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
-from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
-from odoo_webhook_server.sync.clock import utcnow
 
 ARCHIVE_CHILD = """
 import json, resource, sys, time
 from datetime import datetime
 import psycopg
-from odoo_webhook_server.sync.archiving import read_policy, run_archiving
+from odoo_webhook_core.archiving import read_policy, run_archiving
 url, now, batch = sys.argv[1], datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
 with psycopg.connect(url) as conn, conn.cursor() as cur:
     summary = run_archiving(cur, read_policy(cur), now=now, batch_size=batch, commit=conn.commit)

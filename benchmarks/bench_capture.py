@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoo_webhook_server.storage.capture import TRIGGER_PREFIX, installed_capture_triggers
+from odoo_webhook_core.capture import TRIGGER_PREFIX, installed_capture_triggers
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = "sale_management,stock,custom_model_webhook"

@@ -63,13 +63,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from odoo_webhook_core.app_types import DEFAULT_APP_TYPES
 from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.storage.events import _ALL_MODELS, _SOME_MODELS
 from odoo_webhook_server.storage.schema import init_db
-from odoo_webhook_server.sync.app_types import DEFAULT_APP_TYPES
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from odoo_webhook_core.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
 from psycopg import conninfo as pg_conninfo
 
 from odoo_webhook_server.config import Settings
@@ -24,9 +26,7 @@ from odoo_webhook_server.demo.fake_odoo import FakeOdoo, FakeUser
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
-from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
 from odoo_webhook_server.storage.schema import init_db
-from odoo_webhook_server.sync.clock import utcnow
 
 TEMPLATE_DB = "webhook_sync_template"
 _db_numbers = itertools.count(1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from odoo_webhook_server.storage.capture import CapturedChange
+from odoo_webhook_core.capture import CapturedChange
 
 from .conftest import Stack
 

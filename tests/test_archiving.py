@@ -11,9 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
-
-from odoo_webhook_server.sync.archiving import ArchivePolicy, archive_stats, run_archiving
-from odoo_webhook_server.sync.clock import utcnow
+from odoo_webhook_core.archiving import ArchivePolicy, archive_stats, run_archiving
+from odoo_webhook_core.clock import utcnow
 
 from .conftest import Stack, days, insert_event
 

@@ -1,4 +1,4 @@
-"""The capture triggers (storage/sql/capture.sql, storage/capture.py) on a real
+"""The capture triggers (core/odoo_webhook_core: sql/capture.sql, capture.py) on a real
 PostgreSQL, with tables shaped like Odoo's: every committed insert, update and
 delete of a tracked table is an event of its transaction, whatever wrote it.
 The addon's Odoo tests check the same inside a real Odoo."""
@@ -12,8 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-
-from odoo_webhook_server.storage.capture import (
+from odoo_webhook_core.capture import (
     NOTIFY_CHANNEL,
     InheritedParent,
     TrackedTable,

@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from odoo_webhook_core.archiving import ArchivePolicy, run_archiving
+from odoo_webhook_core.clock import utcnow
 
 from odoo_webhook_server.client import (
     AsyncSyncClient,
@@ -53,8 +55,6 @@ from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
 from odoo_webhook_server.storage.schema import init_db
-from odoo_webhook_server.sync.archiving import ArchivePolicy, run_archiving
-from odoo_webhook_server.sync.clock import utcnow
 
 from .conftest import Stack, days, insert_event, settings_for, sql, write_events
 

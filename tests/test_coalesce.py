@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from odoo_webhook_core.capture import CapturedChange
 
-from odoo_webhook_server.storage.capture import CapturedChange
 from odoo_webhook_server.sync.coalesce import coalesce
 from odoo_webhook_server.sync.events import Event, EventKind
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 import pytest
+from odoo_webhook_core.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
 
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
-from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
 from odoo_webhook_server.storage.schema import init_db
-from odoo_webhook_server.sync.clock import utcnow
 
 from .conftest import settings_for
 

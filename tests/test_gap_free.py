@@ -10,9 +10,8 @@ import time
 from typing import cast
 
 import psycopg
-
-from odoo_webhook_server.storage.capture import CapturedChange, insert_events_sql
-from odoo_webhook_server.sync.clock import utcnow
+from odoo_webhook_core.capture import CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
 
 from .conftest import Stack
 

@@ -11,12 +11,12 @@ import threading
 import time
 
 import httpx
+from odoo_webhook_core.clock import utcnow
 from prometheus_client.parser import text_string_to_metric_families
 
 from odoo_webhook_server.cli import main as cli_main
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
 from odoo_webhook_server.demo.serving import serve_in_thread
-from odoo_webhook_server.sync.clock import utcnow
 
 from .conftest import Stack, days, insert_event
 

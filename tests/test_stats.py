@@ -8,9 +8,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from odoo_webhook_core import archiving
 
 from odoo_webhook_server.storage.stats import run_blocking
-from odoo_webhook_server.sync import archiving
 
 from .conftest import Stack, days, insert_event, sql
 from .test_v1 import NOW, make_webhook_manager

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-
-from odoo_webhook_server.sync.clock import utcnow
+from odoo_webhook_core.clock import utcnow
 
 from .conftest import Stack, days, insert_event, sql
 

@@ -88,9 +88,9 @@ def odoo() -> Iterator[OdooEnvironment]:
             # Odoo refuses to run as the "postgres" role.
             conn.execute("CREATE ROLE odoo LOGIN SUPERUSER PASSWORD 'odoo'")
         python = os.environ.get("ODOO_PYTHON", "python3")
-        # The addon imports the server package (Odoo checks its distribution
-        # metadata): give Odoo's Python this checkout's, without touching its
-        # environment.
+        # The addon imports the core package only (Odoo checks its
+        # distribution metadata): give Odoo's Python this checkout's, and
+        # nothing else, without touching its environment.
         package_dir = cluster.directory / "odoo-python-path"
         subprocess.run(
             [
@@ -102,7 +102,7 @@ def odoo() -> Iterator[OdooEnvironment]:
                 "--no-deps",
                 "--target",
                 str(package_dir),
-                str(REPO),
+                str(REPO / "core"),
             ],
             check=True,
             timeout=600,

@@ -22,20 +22,44 @@ DB = "upgrade_capture"
 PREVIOUS_RELEASE = "34d36ea711cf453d8a871fb6b1ea49527d65b3a3"
 
 
-def previous_addon(into: Path) -> Path:
-    """The previous release's addon, from this repository's history."""
+def previous_release(into: Path, odoo: OdooEnvironment) -> tuple[Path, dict[str, str]]:
+    """The previous release's addon, from this repository's history, and the
+    environment for Odoo to run it: that release's package (the addon then
+    imported the whole server package) ahead of this checkout's core."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", PREVIOUS_RELEASE, "addons/custom_model_webhook"],
+        ["git", "-C", str(REPO), "archive", PREVIOUS_RELEASE],
         check=True,
         capture_output=True,
         timeout=60,
     ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "addons"
+        tar.extractall(into / "checkout", filter="data")
+    subprocess.run(
+        [
+            odoo.python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(into / "package"),
+            str(into / "checkout"),
+        ],
+        check=True,
+        timeout=600,
+    )
+    env = {**odoo.env, "PYTHONPATH": f"{into / 'package'}:{odoo.env['PYTHONPATH']}"}
+    return into / "checkout" / "addons", env
 
 
-def odoo_run(odoo: OdooEnvironment, addons: Path, *args: str, stdin: str | None = None) -> str:
+def odoo_run(
+    odoo: OdooEnvironment,
+    addons: Path,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     command = odoo.command(DB, free_port())
     command = [
         c if not c.startswith("--addons-path=") else c.replace(str(REPO / "addons"), str(addons))
@@ -46,7 +70,7 @@ def odoo_run(odoo: OdooEnvironment, addons: Path, *args: str, stdin: str | None 
         args = args[1:]
     run = subprocess.run(
         [*command, *args],
-        env=odoo.env,
+        env=env or odoo.env,
         input=stdin,
         capture_output=True,
         text=True,
@@ -67,8 +91,8 @@ def rows(odoo: OdooEnvironment, query: str, params: Any = None) -> list[tuple[An
 def test_an_upgrade_from_orm_capture_keeps_everything_and_captures_once(
     odoo: OdooEnvironment, tmp_path: Path
 ) -> None:
-    old_addons = previous_addon(tmp_path)
-    odoo_run(odoo, old_addons, "-i", "custom_model_webhook", "--stop-after-init")
+    old_addons, old_env = previous_release(tmp_path, odoo)
+    odoo_run(odoo, old_addons, "-i", "custom_model_webhook", "--stop-after-init", env=old_env)
     assert rows(
         odoo,
         "SELECT latest_version FROM ir_module_module WHERE name = %s",
@@ -83,6 +107,7 @@ def test_an_upgrade_from_orm_capture_keeps_everything_and_captures_once(
         old_addons,
         "shell",
         "--no-http",
+        env=old_env,
         stdin=(
             "p = env['res.partner'].create({'name': 'Before the upgrade'})\n"
             "p.write({'comment': 'still ORM capture'})\n"

@@ -10,10 +10,11 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    # The schema, the capture SQL and the archiving rules live in the server
-    # package, so that Odoo and the sync server share one implementation.
+    # The schema, the capture SQL and the archiving rules live in the small,
+    # dependency-free core package (this repository's core/), which the sync
+    # server uses too: one implementation, and nothing else in Odoo's Python.
     # Odoo checks this against the installed distribution's name.
-    "external_dependencies": {"python": ["odoo-webhook-server"]},
+    "external_dependencies": {"python": ["odoo-webhook-core"]},
     "depends": ["base"],
     "data": [
         "security/custom_model_webhook_security.xml",

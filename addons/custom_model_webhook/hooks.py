@@ -4,8 +4,8 @@
 
 from odoo import Command
 
-from odoo_webhook_server.storage.capture import drop_capture_sql
-from odoo_webhook_server.storage.schema import seed_app_types_sql
+from odoo_webhook_core.capture import drop_capture_sql
+from odoo_webhook_core.schema import seed_app_types_sql
 
 from .models.webhook_tracked_model import DEFAULT_TRACKED_MODELS
 

@@ -69,8 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         import json
 
         import psycopg
-
-        from .sync.archiving import read_policy, run_archiving
+        from odoo_webhook_core.archiving import read_policy, run_archiving
 
         url = args.database_url or Settings().database_url
         with psycopg.connect(url) as conn, conn.cursor() as cur:

@@ -2,8 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Who made the change: the only part of the capture that lives in the ORM.
 
-The capture itself is in the database (the server package's
-storage/sql/capture.sql, installed by webhook.tracked.model): triggers on the
+The capture itself is in the database (sql/capture.sql of the core package
+odoo_webhook_core, installed by webhook.tracked.model): triggers on the
 tracked tables see every committed row, whatever wrote it. What PostgreSQL
 cannot know is the Odoo user; every create / write / unlink, of any model
 (a change of an untracked model may recompute a tracked one), names it in a
@@ -15,7 +15,7 @@ or reset (commit, rollback, a rolled-back savepoint) and at each flush.
 
 from odoo import api, models
 
-from odoo_webhook_server.storage.capture import set_author_sql
+from odoo_webhook_core.capture import set_author_sql
 
 # Key of the user last named, in cr.precommit.data.
 _AUTHOR_KEY = "custom_model_webhook.author"

@@ -3,7 +3,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from odoo_webhook_server.sync.archiving import POLICY_PARAMETERS, ArchivePolicy
+from odoo_webhook_core.archiving import POLICY_PARAMETERS, ArchivePolicy
 
 
 class ResConfigSettings(models.TransientModel):

@@ -2,8 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import api, fields, models
 
-from odoo_webhook_server.storage.capture import capture_functions_sql
-from odoo_webhook_server.storage.schema import extras_sql
+from odoo_webhook_core.capture import capture_functions_sql
+from odoo_webhook_core.schema import extras_sql
 
 from ..schema_fields import SchemaBigInteger, auto_init_shared_schema
 
@@ -15,7 +15,7 @@ class UpdateWebhook(models.Model):
     Rows are written by the capture triggers on the tracked tables (one
     INSERT per SQL statement, see webhook.tracked.model) and read by the
     server straight from the table; the columns must match the server's
-    storage/sql/tables.sql (tests/test_schema.py).
+    sql/tables.sql in the core package (tests/test_schema.py).
     """
 
     _name = "update.webhook"

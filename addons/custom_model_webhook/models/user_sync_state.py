@@ -3,13 +3,13 @@
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from odoo_webhook_server.storage.schema import extras_sql
+from odoo_webhook_core.schema import extras_sql
 
 from ..schema_fields import SchemaBigInteger, SchemaInteger, auto_init_shared_schema
 
 # Moves devices to the position just after an event (0 = the beginning),
 # acknowledged and issued alike, as the server's reset does
-# (odoo_webhook_server/storage/sync_state.py, reset_state). The position is
+# (the server's storage/sync_state.py, reset_state). The position is
 # the pair (txid, event id); the cursor columns come from
 # extras_user_sync_state.sql.
 _MOVE_TO_EVENT = """

@@ -4,13 +4,13 @@ from odoo import SUPERUSER_ID, _, api, models, tools
 from odoo.exceptions import AccessError
 from odoo.modules import module
 
-from odoo_webhook_server.sync import archiving
+from odoo_webhook_core import archiving
 
 
 class WebhookArchiver(models.AbstractModel):
     """Archiving of the event stream, run daily by the cron "Webhook Auto
     Archive". The rules (7 / 30 / 90 days, set in Settings) are the server
-    package's odoo_webhook_server.sync.archiving, the same code that the
+    package's odoo_webhook_core.archiving, the same code that the
     server's `odoo-webhook-server archive` command runs."""
 
     _name = "webhook.archiver"

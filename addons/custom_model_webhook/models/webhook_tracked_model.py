@@ -6,7 +6,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools.sql import table_columns, table_exists
 
-from odoo_webhook_server.storage.capture import (
+from odoo_webhook_core.capture import (
     InheritedParent,
     TrackedTable,
     installed_capture_triggers,

@@ -10,8 +10,8 @@ from odoo.tests import tagged
 from odoo.tests.common import new_test_user
 from odoo.tools import mute_logger
 
-from odoo_webhook_server.storage.odoo_users import READABLE_MODELS_SQL
-from odoo_webhook_server.sync.app_types import DEFAULT_APP_TYPES
+from odoo_webhook_core.odoo_access import READABLE_MODELS_SQL
+from odoo_webhook_core.app_types import DEFAULT_APP_TYPES
 
 from ..hooks import post_init_hook, seed_app_type_groups
 from .common import WebhookCase

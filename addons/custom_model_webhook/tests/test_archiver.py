@@ -6,7 +6,7 @@ from unittest.mock import patch
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from odoo_webhook_server.sync import archiving
+from odoo_webhook_core import archiving
 
 from .common import WebhookCase
 

@@ -6,7 +6,7 @@ only (res.partner, res.partner.bank, res.partner.category, res.users)."""
 
 from odoo.tests import tagged
 
-from odoo_webhook_server.storage.capture import installed_capture_triggers
+from odoo_webhook_core.capture import installed_capture_triggers
 
 from .common import WebhookCase
 

@@ -10,7 +10,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.sql_db import db_connect
 from odoo.tests import tagged
 
-from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL
+from odoo_webhook_core.capture import NOTIFY_CHANNEL
 
 from .common import WebhookCase
 

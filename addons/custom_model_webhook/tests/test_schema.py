@@ -12,7 +12,7 @@ import re
 
 from odoo.tests import tagged
 
-from odoo_webhook_server.storage.schema import EXTRA_TABLES, extras_sql, tables_sql
+from odoo_webhook_core.schema import EXTRA_TABLES, extras_sql, tables_sql
 
 from .common import WebhookCase
 

@@ -40,6 +40,9 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+from odoo_webhook_core.archiving import ArchivePolicy, run_archiving
+from odoo_webhook_core.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
 from psycopg import conninfo as pg_conninfo
 from psycopg import sql as pg_sql
 
@@ -48,10 +51,7 @@ from odoo_webhook_server.demo.fake_odoo import FakeOdoo, FakeUser
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
-from odoo_webhook_server.storage.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
 from odoo_webhook_server.storage.schema import init_db
-from odoo_webhook_server.sync.archiving import ArchivePolicy, run_archiving
-from odoo_webhook_server.sync.clock import utcnow
 
 USERS = [
     FakeUser(2, "admin", "admin", "Mitchell Admin", is_admin=True),

@@ -15,8 +15,7 @@ import threading
 from typing import Any
 
 import psycopg
-
-from ..storage.capture import TrackedTable, set_author_sql, sync_capture_triggers
+from odoo_webhook_core.capture import TrackedTable, set_author_sql, sync_capture_triggers
 
 __all__ = ["BUSINESS_TABLES", "OdooSimulator"]
 

@@ -102,7 +102,7 @@ def update_pool(stats: Mapping[str, int]) -> None:
 
 
 def record_archiving(summary: Mapping[str, Any]) -> None:
-    """Count one archiving run (sync.archiving.run_archiving's summary)."""
+    """Count one archiving run (odoo_webhook_core.archiving.run_archiving's summary)."""
     ARCHIVER_RUNS.inc()
     for action in ("archived_synced", "archived_forced", "deleted"):
         ARCHIVER_ROWS.labels(action).inc(int(summary.get(action, 0)))

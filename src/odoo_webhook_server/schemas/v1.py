@@ -11,9 +11,9 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from odoo_webhook_core.archiving import CleanupResult
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from ..sync.archiving import CleanupResult
 from ..sync.events import Event, EventKind
 from .v2 import UtcDatetime
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from odoo_webhook_core.app_types import ALL_MODELS, AppType
 from psycopg import AsyncConnection
-
-from ..sync.app_types import ALL_MODELS, AppType
 
 __all__ = ["active_app_type_codes", "find_app_type"]
 

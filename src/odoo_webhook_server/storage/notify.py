@@ -14,8 +14,8 @@ import contextlib
 import logging
 
 import psycopg
+from odoo_webhook_core.capture import NOTIFY_CHANNEL
 
-from .capture import NOTIFY_CHANNEL
 from .pool import database_error_reason
 
 __all__ = ["ChangeNotifier"]

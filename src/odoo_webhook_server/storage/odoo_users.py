@@ -6,13 +6,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the addon imports READABLE_MODELS_SQL inside Odoo, without psycopg
+from odoo_webhook_core.odoo_access import READABLE_MODELS_SQL
+
+if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
     Conn = AsyncConnection[tuple[object, ...]]
 
 __all__ = [
-    "READABLE_MODELS_SQL",
     "UserAccess",
     "UserAccessCache",
     "is_webhook_manager",
@@ -62,19 +63,6 @@ class UserAccess:
         return tuple(
             m for m in models if m in self.installed_models and m not in self.readable_models
         )
-
-
-# Odoo's own rule (ir.model.access._get_allowed_models('read')): an active
-# access row with perm_read, for no group or for a group of the user.
-# Record rules (ir.rule) are not applied.
-READABLE_MODELS_SQL = """
-    SELECT m.model
-      FROM ir_model_access a
-      JOIN ir_model m ON m.id = a.model_id
-     WHERE a.perm_read AND a.active
-       AND (a.group_id IS NULL OR a.group_id = ANY(%(groups)s::int4[]))
-     GROUP BY m.model
-"""
 
 
 async def read_user_access(conn: Conn, uid: int) -> UserAccess | None:

@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import TypeVar, cast
 
 import psycopg
+from odoo_webhook_core.archiving import ACTIVE_DEVICE_GROUPS, DbCursor
+from odoo_webhook_core.clock import utcnow
 from psycopg import AsyncConnection
 
-from ..sync.archiving import ACTIVE_DEVICE_GROUPS, DbCursor
-from ..sync.clock import utcnow
 from ..sync.events import Event
 from .events import EVENT_COLUMNS, event_of
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from odoo_webhook_core.clock import utcnow
 from psycopg import AsyncConnection
 
 from ..storage import app_types as app_type_store
@@ -17,7 +18,6 @@ from ..storage import events as event_store
 from ..storage import odoo_users
 from ..storage import sync_state as state_store
 from . import token as sync_token
-from .clock import utcnow
 from .coalesce import coalesce
 from .cursor import START, Cursor
 from .errors import (

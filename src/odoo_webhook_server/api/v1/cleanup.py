@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from odoo_webhook_core import archiving
 
 from ...schemas.v1 import CleanupOut, QueryDatetime
 from ...storage.stats import run_blocking
-from ...sync import archiving
 from ..deps import AdminSession
 from ..responses import AUTHENTICATED, errors
 

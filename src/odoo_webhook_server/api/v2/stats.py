@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from odoo_webhook_core import archiving
 from pydantic import BaseModel, Field
 
 from ...schemas.v2 import EventOut
 from ...storage.stats import app_type_lag, run_blocking
-from ...sync import archiving
 from ..deps import AdminSession, Database
 from ..responses import AUTHENTICATED, errors
 
