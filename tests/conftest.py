@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +56,24 @@ def insert_event(
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(base_url: str, process: subprocess.Popen[Any], seconds: float = 60) -> None:
+    """Return once a server started as `process` answers on `base_url`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(f"{base_url}/api/v1/health")
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
 
 
 def sql(database_url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:

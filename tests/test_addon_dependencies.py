@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +30,10 @@ def test_the_addon_brings_only_the_core_into_odoos_python(tmp_path: Path) -> Non
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     python = tmp_path / "venv" / "bin" / "python"
     before = installed(python)
+    # from a copy: building in place would leave core/build/ in the checkout
+    core = shutil.copytree(REPO / "core", tmp_path / "core")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(REPO / "core")],
+        [str(python), "-m", "pip", "install", "-q", str(core)],
         check=True,
         timeout=600,
     )

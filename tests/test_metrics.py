@@ -4,7 +4,6 @@ process and added up over several worker processes."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ from odoo_webhook_server.cli import main as cli_main
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
 from odoo_webhook_server.demo.serving import serve_in_thread
 
-from .conftest import Stack, days, insert_event
+from .conftest import Stack, days, free_port, insert_event, wait_until_serving
 
 PULL = "/api/v2/sync/pull"
 
@@ -111,12 +110,6 @@ def test_metrics_count_archiver_runs_and_rows(stack: Stack) -> None:
         ), action
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _workers_metrics_dir(parent: int) -> str | None:
     """PROMETHEUS_MULTIPROC_DIR in the environment of `parent`'s children (Linux)."""
     for entry in os.listdir("/proc"):
@@ -137,7 +130,7 @@ def _workers_metrics_dir(parent: int) -> str | None:
 
 
 def test_serve_with_workers_adds_up_every_worker(database_url: str, fake_odoo: FakeOdoo) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     with serve_in_thread(fake_odoo.app()) as odoo_url:
         server = subprocess.Popen(
@@ -157,14 +150,7 @@ def test_serve_with_workers_adds_up_every_worker(database_url: str, fake_odoo: F
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/api/v1/health")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline and server.poll() is None
-                    time.sleep(0.2)
+            wait_until_serving(base, server)
             metrics_dir = _workers_metrics_dir(server.pid)
             assert metrics_dir, "serve --workers N gives its workers a metrics directory"
             assert os.path.basename(metrics_dir).startswith("odoo-webhook-server-metrics-")

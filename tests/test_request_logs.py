@@ -8,10 +8,8 @@ import io
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +21,7 @@ from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
 from odoo_webhook_server.observability.logging import REQUEST_LOGGER, JsonFormatter
 
-from .conftest import Stack, settings_for
+from .conftest import Stack, free_port, settings_for, wait_until_serving
 
 PULL = "/api/v2/sync/pull"
 
@@ -133,9 +131,7 @@ def test_text_format_logs_no_request_lines(stack: Stack, caplog: pytest.LogCaptu
 
 def test_serve_logs_json_lines_only(database_url: str, fake_odoo: FakeOdoo) -> None:
     """`serve --workers 2` with LOG_FORMAT=json: the supervisor's lines too."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     sid = fake_odoo.login("alice")
     with serve_in_thread(fake_odoo.app()) as odoo_url:
         server = subprocess.Popen(
@@ -162,14 +158,7 @@ def test_serve_logs_json_lines_only(database_url: str, fake_odoo: FakeOdoo) -> N
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/api/v1/health")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline and server.poll() is None
-                    time.sleep(0.2)
+            wait_until_serving(base, server)
             answer = httpx.post(
                 f"{base}{PULL}",
                 json={"user_id": 6, "device_id": "phone", "app_type": "sales_app"},

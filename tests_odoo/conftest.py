@@ -9,6 +9,7 @@ throwaway PostgreSQL cluster of its own.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -102,7 +103,8 @@ def odoo() -> Iterator[OdooEnvironment]:
                 "--no-deps",
                 "--target",
                 str(package_dir),
-                str(REPO / "core"),
+                # from a copy: building in place would leave core/build/ behind
+                str(shutil.copytree(REPO / "core", cluster.directory / "core")),
             ],
             check=True,
             timeout=600,
