@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from odoo_webhook_core.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
 from psycopg import conninfo as pg_conninfo
 
@@ -136,8 +136,7 @@ def write_events(
     captured = [c if isinstance(c, CapturedChange) else CapturedChange(*c) for c in changes]
     sql, params = insert_events_sql(captured, user_id=user_id, now=utcnow())
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute(sql, params)
-        conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # as the addon does, once per transaction
+        conn.execute(sql, params)  # update_webhook's trigger sends the NOTIFY at commit
 
 
 @dataclass

@@ -117,7 +117,8 @@ def test_token_from_a_restored_history_is_detected(stack: Stack) -> None:
     # "Restore" the state row as it was before the second pull.
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute(
-            "UPDATE user_sync_state SET issued_txid = ack_txid, issued_event_id = last_event_id"
+            "UPDATE user_sync_state SET issued_txid = ack_txid,"
+            " issued_event_id = last_event_id, issued_position = ack_position"
         )
     response = stack.pull(sync_token=later["next_sync_token"])
     assert response.status_code == 409

@@ -228,9 +228,11 @@ def test_untracked_tables_make_no_event(db: psycopg.Connection[Any]) -> None:
     assert events(db) == []
 
 
-def test_one_notify_per_transaction_and_none_without_events(
+def test_one_notify_per_transaction_naming_its_models(
     db: psycopg.Connection[Any], database_url: str
 ) -> None:
+    """At commit, one notification "<txid>;<models>" per transaction that
+    wrote events, whatever wrote them; none for a rollback or no event."""
     with psycopg.connect(database_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
@@ -239,20 +241,43 @@ def test_one_notify_per_transaction_and_none_without_events(
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 select.select([listener.fileno()], [], [], deadline - time.monotonic())
-                got += [n.channel for n in listener.notifies(timeout=0)]
+                got += [n.payload for n in listener.notifies(timeout=0)]
             return got
 
         with db.transaction():
+            txid = db.execute("SELECT txid_current()").fetchone()[0]  # type: ignore[index]
             db.execute("INSERT INTO res_partner (name) VALUES ('A'), ('B')")
             db.execute("UPDATE res_partner SET street = 'x'")
             db.execute("DELETE FROM res_partner WHERE id = 1")
-        assert received() == [NOTIFY_CHANNEL]
+            db.execute("INSERT INTO res_partner_bank (acc_number, partner_id) VALUES ('B', 2)")
+            with pytest.raises(RuntimeError), db.transaction():  # a savepoint rolled back
+                db.execute("INSERT INTO res_partner (name) VALUES ('gone')")
+                raise RuntimeError
+        assert received() == [f"{txid};res.partner,res.partner.bank"]
         db.execute("UPDATE res_partner SET street = street")  # no change, no event
         db.execute("INSERT INTO res_partner_category (name) VALUES ('untracked')")
         with pytest.raises(RuntimeError), db.transaction():
             db.execute("INSERT INTO res_partner (name) VALUES ('rolled back')")
             raise RuntimeError
         assert received() == []
+        # The first event only in a savepoint that rolls back, then another.
+        with db.transaction():
+            txid = db.execute("SELECT txid_current()").fetchone()[0]  # type: ignore[index]
+            with pytest.raises(RuntimeError), db.transaction():
+                db.execute("INSERT INTO res_partner (name) VALUES ('gone')")
+                raise RuntimeError
+            db.execute("UPDATE res_partner SET street = 'y'")
+        assert received() == [f"{txid};res.partner"]
+        # Events written by plain SQL notify too; too many models: the catch-all.
+        models = [f"x_{'m' * 90}_{i}" for i in range(100)]
+        with db.transaction():
+            txid = db.execute("SELECT txid_current()").fetchone()[0]  # type: ignore[index]
+            db.execute(
+                "INSERT INTO update_webhook (model, record_id, event, timestamp)"
+                " SELECT m, 1, 'write', now() FROM unnest(%s::varchar[]) m",
+                (models,),
+            )
+        assert received() == [f"{txid};*"]
 
 
 def test_sync_is_idempotent_and_follows_the_tracked_set(db: psycopg.Connection[Any]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 import pytest
-from odoo_webhook_core.capture import NOTIFY_CHANNEL, CapturedChange, insert_events_sql
+from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
 
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
@@ -113,7 +113,6 @@ def _write_until(url: str, stop: threading.Event, failures: list[str]) -> None:
                 conn.transaction(),
             ):
                 conn.execute(statement, params)
-                conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
             record += len(changes)
         except psycopg.Error as exc:
             failures.append(type(exc).__name__)

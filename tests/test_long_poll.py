@@ -6,8 +6,11 @@ import threading
 import time
 
 import psycopg
+import pytest
+from odoo_webhook_core.capture import CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
 
-from .conftest import Stack
+from .conftest import PostgresServer, Stack
 
 
 def test_empty_pull_waits_and_wakes_on_a_change(stack: Stack) -> None:
@@ -56,15 +59,99 @@ def test_many_idle_devices_wait_without_holding_connections(stack: Stack) -> Non
     assert results == {f"idle-{i}": [7] for i in range(25)}
 
 
-def test_event_held_back_by_an_older_transaction_is_served_when_it_ends(stack: Stack) -> None:
-    """The NOTIFY came while an older writing transaction (that writes no
-    event, so sends no NOTIFY) still held the event back."""
-    stack.pull()
-    with psycopg.connect(stack.database_url) as older:
-        older.execute("SELECT txid_current()")  # a writing transaction, open
-        stack.write(("res.partner", 1, "create"))
-        threading.Timer(1.0, older.commit).start()
-        started = time.monotonic()
-        body = stack.pull(wait=90).json()
+def _sync_count(stack: Stack, device: str) -> int:
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "SELECT sync_count FROM user_sync_state WHERE device_id = %s", (device,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _write_in_a_moment(stack: Stack, *changes: tuple[str, int, str]) -> list[float]:
+    """Commit `changes` in 0.5 s; the list receives the commit's time."""
+    committed: list[float] = []
+
+    def write() -> None:
+        stack.write(*changes)
+        committed.append(time.monotonic())
+
+    threading.Timer(0.5, write).start()
+    return committed
+
+
+@pytest.mark.parametrize("where", ["same database", "another database"])
+def test_a_commit_reaches_a_waiting_device_while_another_transaction_stays_open(
+    stack: Stack, postgres: PostgresServer, where: str
+) -> None:
+    """Commit order: a writing transaction left open (a long import, a cron,
+    another database of the cluster) holds nothing back."""
+    token = stack.pull().json()["next_sync_token"]
+    other_url = postgres.create_database() if where == "another database" else stack.database_url
+    try:
+        with psycopg.connect(other_url) as open_tx:
+            open_tx.execute("SELECT txid_current()")  # takes a transaction id, stays open
+            committed = _write_in_a_moment(stack, ("res.partner", 1, "create"))
+            body = stack.pull(wait=30, sync_token=token).json()
+            answered = time.monotonic()
+            assert [e["record_id"] for e in body["events"]] == [1]
+            assert answered - committed[0] < 1.0
+    finally:
+        if other_url != stack.database_url:
+            postgres.drop_database(other_url)
+
+
+def test_a_long_transaction_wakes_its_devices_when_it_commits(stack: Stack) -> None:
+    token = stack.pull().json()["next_sync_token"]
+    with psycopg.connect(stack.database_url) as long_tx:
+        sql, params = insert_events_sql(
+            [CapturedChange("res.partner", 5, "write", ("name",))], user_id=2, now=utcnow()
+        )
+        long_tx.execute(sql, params)
+        stack.write(("res.partner", 6, "create"))  # commits first, served first
+        first = stack.pull(wait=30, sync_token=token).json()
+        assert [e["record_id"] for e in first["events"]] == [6]
+        threading.Timer(0.5, long_tx.commit).start()
+        second = stack.pull(wait=30, sync_token=first["next_sync_token"]).json()
+    assert [e["record_id"] for e in second["events"]] == [5]
+
+
+def test_a_change_outside_the_subscription_does_not_wake_the_device(stack: Stack) -> None:
+    """A sale.order device sleeps through partner changes: it is not woken
+    (no second read of its state), and not answered early."""
+    device = {"device_id": "orders-only", "models_filter": ["sale.order"]}
+    token = stack.pull(**device).json()["next_sync_token"]
+    reads = _sync_count(stack, "orders-only")
+    for delay in (0.3, 0.6, 0.9):
+        threading.Timer(
+            delay, stack.write, args=(("res.partner", int(delay * 10), "create"),)
+        ).start()
+    started = time.monotonic()
+    body = stack.pull(wait=2, sync_token=token, **device).json()
+    assert body["events"] == [] and time.monotonic() - started >= 1.9
+    assert _sync_count(stack, "orders-only") == reads + 1  # read once, never woken
+    # Its own model wakes it at once.
+    committed = _write_in_a_moment(stack, ("sale.order", 1, "create"))
+    body = stack.pull(wait=30, sync_token=body["next_sync_token"], **device).json()
     assert [e["record_id"] for e in body["events"]] == [1]
-    assert time.monotonic() - started < 60  # rechecked, not left to the end of the window
+    assert time.monotonic() - committed[0] < 1.0
+
+
+def test_a_commit_without_a_notification_still_wakes_the_device(stack: Stack) -> None:
+    """Events committed with the notification trigger off (replication role,
+    a lost notification) are found by the server's probe."""
+    token = stack.pull().json()["next_sync_token"]
+
+    def write_silently() -> None:
+        sql, params = insert_events_sql(
+            [CapturedChange("res.partner", 9, "create")], user_id=2, now=utcnow()
+        )
+        with psycopg.connect(stack.database_url) as conn:
+            conn.execute("SET session_replication_role = replica")  # no triggers
+            conn.execute(sql, params)
+
+    threading.Timer(0.5, write_silently).start()
+    started = time.monotonic()
+    body = stack.pull(wait=30, sync_token=token).json()
+    assert [e["record_id"] for e in body["events"]] == [9]
+    assert time.monotonic() - started < 5  # the probe, not the end of the window

@@ -3,7 +3,9 @@
 The rule is in the database (sql/capture.sql): statement-level AFTER
 triggers with transition tables on each tracked model's table write one
 INSERT ... SELECT into update_webhook per statement, in the statement's own
-transaction, and one NOTIFY on `NOTIFY_CHANNEL` per transaction. This module
+transaction; update_webhook's own deferred trigger (extras_update_webhook.sql)
+sends one NOTIFY on `NOTIFY_CHANNEL` per transaction at commit, naming the
+models it changed. This module
 says which triggers a set of tracked tables needs (`capture_triggers`) and
 puts exactly those in place (`sync_capture_triggers`), on any DB-API cursor:
 Odoo's psycopg2 cursor in the addon, psycopg 3 in the server's tools and
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "AUTHOR_SETTING",
+    "NOTIFY_ALL_MODELS",
     "NOTIFY_CHANNEL",
     "TRIGGER_PREFIX",
     "CaptureTrigger",
@@ -40,6 +43,8 @@ __all__ = [
 ]
 
 NOTIFY_CHANNEL = "custom_model_webhook_event"
+# A notification's payload: the models, comma-separated, or this catch-all.
+NOTIFY_ALL_MODELS = "*"
 
 # The transaction-local setting naming the Odoo user behind the changes.
 AUTHOR_SETTING = "custom_model_webhook.uid"
@@ -202,6 +207,15 @@ DROP FUNCTION IF EXISTS custom_model_webhook_write_author(jsonb, jsonb);
 DROP FUNCTION IF EXISTS custom_model_webhook_changed_columns(jsonb, jsonb, text[]);
 DROP FUNCTION IF EXISTS custom_model_webhook_created_here(jsonb);
 DROP FUNCTION IF EXISTS custom_model_webhook_author();
+DO $$
+BEGIN
+    IF to_regclass('update_webhook') IS NOT NULL THEN
+        DROP TRIGGER IF EXISTS update_webhook_notify ON update_webhook;
+    END IF;
+END
+$$;
+DROP FUNCTION IF EXISTS custom_model_webhook_notify();
+DROP FUNCTION IF EXISTS custom_model_webhook_first_event_of_transaction();
 """
 
 

@@ -86,6 +86,9 @@ def create_app(
                 access=UserAccessCache(settings.session_cache_seconds),
             )
             app.state.odoo_probe = health.OdooProbe(client, settings.odoo_url)
+            # Listening from the start: the first change after a start wakes
+            # its waiting pulls at once.
+            app.state.services.notifier.start()
             # Objects made at start-up live forever: keep them out of the
             # garbage collector's full passes, which otherwise stall requests.
             gc.collect()

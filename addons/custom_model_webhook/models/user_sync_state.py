@@ -16,6 +16,7 @@ _MOVE_TO_EVENT = """
     UPDATE user_sync_state s
        SET ack_txid = p.txid, last_event_id = p.event_id,
            issued_txid = p.txid, issued_event_id = p.event_id,
+           ack_position = NULL, issued_position = NULL,
            is_active = is_active OR %(reactivate)s, write_uid = %(uid)s, write_date = %(now)s
       FROM (SELECT COALESCE((SELECT txid FROM update_webhook WHERE id = %(event_id)s), 0)
                    AS txid,

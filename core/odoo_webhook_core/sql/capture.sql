@@ -56,12 +56,11 @@ $$;
 -- The trigger on a tracked model's own table, one per operation.
 --   TG_ARGV[0]  the model's name (sale.order)
 -- An UPDATE that changes no column but write_date / write_uid makes no
--- event, nor one of a row whose "create" event this transaction wrote. One NOTIFY per transaction: PostgreSQL folds identical
--- notifications of a transaction into one, and sends them only on commit.
+-- event, nor one of a row whose "create" event this transaction wrote. The
+-- NOTIFY that wakes the servers is update_webhook's own trigger, at commit
+-- (extras_update_webhook.sql).
 CREATE OR REPLACE FUNCTION custom_model_webhook_capture() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    captured bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
@@ -116,10 +115,6 @@ BEGIN
           FROM old_rows AS o
          ORDER BY o.id;
     END IF;
-    GET DIAGNOSTICS captured = ROW_COUNT;
-    IF captured > 0 THEN
-        PERFORM pg_notify('custom_model_webhook_event', '');
-    END IF;
     RETURN NULL;
 END
 $$;
@@ -138,8 +133,6 @@ $$;
 -- by ON DELETE CASCADE, under the child's own trigger.
 CREATE OR REPLACE FUNCTION custom_model_webhook_capture_inherited() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    captured bigint;
 BEGIN
     EXECUTE format(
         $sql$
@@ -170,10 +163,6 @@ BEGIN
         $sql$,
         TG_ARGV[0], TG_ARGV[1], TG_ARGV[2]
     ) USING ARRAY['write_date', 'write_uid'] || TG_ARGV[3:];
-    GET DIAGNOSTICS captured = ROW_COUNT;
-    IF captured > 0 THEN
-        PERFORM pg_notify('custom_model_webhook_event', '');
-    END IF;
     RETURN NULL;
 END
 $$;

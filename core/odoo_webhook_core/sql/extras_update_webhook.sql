@@ -24,3 +24,52 @@ CREATE TABLE IF NOT EXISTS update_webhook_purge (
     event_id  int4 NOT NULL,
     purged_at timestamp NOT NULL
 );
+
+-- Wake-ups: one NOTIFY per transaction that wrote events, at its commit,
+-- "<txid>;<models it changed, comma-separated, sorted>", so that a server
+-- wakes only the pulls waiting for those models. '*' when the list would not
+-- fit a notification (8000 bytes): every waiting pull looks. Any insert into
+-- update_webhook counts, the capture triggers' as well as plain SQL's.
+-- The trigger is deferred to the commit, and queued once per transaction:
+-- its WHEN marks the transaction (a transaction-local setting, undone with
+-- a savepoint rolled back, as is the queued trigger itself).
+CREATE OR REPLACE FUNCTION custom_model_webhook_first_event_of_transaction() RETURNS bool
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF current_setting('custom_model_webhook.notify_queued', true) = 'on' THEN
+        RETURN false;
+    END IF;
+    PERFORM set_config('custom_model_webhook.notify_queued', 'on', true);
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION custom_model_webhook_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    models text;
+BEGIN
+    SELECT string_agg(DISTINCT model, ',' ORDER BY model) INTO models
+      FROM update_webhook WHERE txid = txid_current();
+    IF models IS NOT NULL THEN
+        PERFORM pg_notify('custom_model_webhook_event', txid_current()::text || ';' ||
+                          CASE WHEN octet_length(models) > 7900 THEN '*' ELSE models END);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_trigger
+                    WHERE tgrelid = 'update_webhook'::regclass
+                      AND tgname = 'update_webhook_notify') THEN
+        CREATE CONSTRAINT TRIGGER update_webhook_notify
+            AFTER INSERT ON update_webhook
+            DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW
+            WHEN (custom_model_webhook_first_event_of_transaction())
+            EXECUTE FUNCTION custom_model_webhook_notify();
+    END IF;
+END
+$$;

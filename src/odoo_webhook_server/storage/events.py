@@ -1,16 +1,25 @@
-"""Reading the event stream (table update_webhook) after a cursor."""
+"""Reading the event stream (table update_webhook) in commit order.
+
+A batch is read at one snapshot of the database (see sync/position.py):
+the events of the transactions visible in it and not yet delivered. Every
+branch of the query is an ordered range scan of an index, (txid, id) or
+(model, txid, id), stopped at the page size: the cost depends on the page,
+not on the table or on how long another transaction stays open.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from psycopg import AsyncConnection
 
-from ..sync.cursor import START, Cursor
+from ..sync.cursor import Cursor
 from ..sync.events import Event, EventKind
+from ..sync.position import Position, Snapshot
 
-__all__ = ["EVENT_COLUMNS", "event_of", "events_after", "head", "purged_after"]
+__all__ = ["EVENT_COLUMNS", "Page", "event_of", "head", "page_after", "purged_after"]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
@@ -32,51 +41,97 @@ def event_of(row: tuple[object, ...]) -> Event:
     )
 
 
-# Only transactions older than the snapshot's xmin are final: every event of
-# theirs is visible now and no new one can appear behind the cursor.
+def _keys(model_filter: str) -> str:
+    """The (phase, txid, id) of the next events after a position (base, top,
+    after) at snapshot `now`: phase 1 is the rest of the batch visible in
+    `top`, phase 2 what committed since `top`. Transactions that were in
+    progress at a snapshot (its xip) are looked up one by one, the others
+    are a range above its xmax."""
+    return f"""
+    (SELECT 1 AS phase, x.txid, x.id
+       FROM unnest(%(base_xip)s::int8[]) AS running(txid)
+      CROSS JOIN LATERAL (
+            SELECT x.txid, x.id FROM update_webhook x
+             WHERE x.txid = running.txid {model_filter}
+               AND (x.txid, x.id) > (%(after_txid)s, %(after_id)s)
+             ORDER BY x.txid, x.id LIMIT %(limit)s) x
+      WHERE running.txid < %(top_xmax)s AND running.txid <> ALL(%(top_xip)s::int8[]))
+    UNION ALL
+    (SELECT 1, x.txid, x.id FROM update_webhook x
+      WHERE x.txid >= %(base_xmax)s AND x.txid < %(top_xmax)s {model_filter}
+        AND (x.txid, x.id) > (%(after_txid)s, %(after_id)s)
+        AND x.txid <> ALL(%(top_xip)s::int8[])
+      ORDER BY x.txid, x.id LIMIT %(limit)s)
+    UNION ALL
+    (SELECT 2, x.txid, x.id
+       FROM unnest(%(top_xip)s::int8[]) AS running(txid)
+      CROSS JOIN LATERAL (
+            SELECT x.txid, x.id FROM update_webhook x
+             WHERE x.txid = running.txid {model_filter}
+             ORDER BY x.txid, x.id LIMIT %(limit)s) x
+      WHERE txid_visible_in_snapshot(running.txid, (SELECT snap FROM now)))
+    UNION ALL
+    (SELECT 2, x.txid, x.id FROM update_webhook x
+      WHERE x.txid >= %(top_xmax)s {model_filter}
+        AND x.txid < txid_snapshot_xmax((SELECT snap FROM now))
+        AND txid_visible_in_snapshot(x.txid, (SELECT snap FROM now))
+      ORDER BY x.txid, x.id LIMIT %(limit)s)
+    """
+
+
+# The snapshot is taken by the statement itself: the rows it reads are
+# exactly those of the transactions the snapshot shows as committed.
 _ALL_MODELS = f"""
-SELECT {_COLUMNS}
-  FROM update_webhook e
- WHERE (e.txid, e.id) > (%(txid)s, %(event_id)s)
-   AND e.txid < txid_snapshot_xmin(txid_current_snapshot())
- ORDER BY e.txid, e.id
- LIMIT %(limit)s
+WITH now AS (SELECT txid_current_snapshot() AS snap)
+SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
+  FROM (SELECT 1) AS one
+  LEFT JOIN (SELECT k.* FROM ({_keys("")}) k
+              ORDER BY k.phase, k.txid, k.id LIMIT %(limit)s) page ON true
+  LEFT JOIN update_webhook e ON e.id = page.id
+ ORDER BY page.phase, page.txid, page.id
 """
 
-# Per model, an index-only range scan of (model, txid, id) for the page's
-# keys, merged; then the page's rows by primary key. Cost depends on the batch
-# size, not on how many events of other models lie in between (selecting whole
-# rows in the branches lets the planner prefer (txid, id) and filter on model).
 _SOME_MODELS = f"""
-SELECT {_COLUMNS}
-  FROM (SELECT k.id
-          FROM unnest(%(models)s::varchar[]) AS wanted(model)
-         CROSS JOIN LATERAL (
-                SELECT x.txid, x.id FROM update_webhook x
-                 WHERE x.model = wanted.model
-                   AND (x.txid, x.id) > (%(txid)s, %(event_id)s)
-                   AND x.txid < txid_snapshot_xmin(txid_current_snapshot())
-                 ORDER BY x.txid, x.id
-                 LIMIT %(limit)s) k
-         ORDER BY k.txid, k.id
-         LIMIT %(limit)s) page
-  JOIN update_webhook e ON e.id = page.id
- ORDER BY e.txid, e.id
+WITH now AS (SELECT txid_current_snapshot() AS snap)
+SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
+  FROM (SELECT 1) AS one
+  LEFT JOIN (SELECT k.* FROM unnest(%(models)s::varchar[]) AS wanted(model)
+              CROSS JOIN LATERAL ({_keys("AND x.model = wanted.model")}) k
+              ORDER BY k.phase, k.txid, k.id LIMIT %(limit)s) page ON true
+  LEFT JOIN update_webhook e ON e.id = page.id
+ ORDER BY page.phase, page.txid, page.id
 """
 
 
-async def events_after(
-    conn: Conn, cursor: Cursor, models: tuple[str, ...] | None, limit: int
-) -> list[Event]:
-    """Up to `limit` final events after `cursor`, of `models` (None = all)."""
+@dataclass(frozen=True)
+class Page:
+    """Events after a position, at snapshot `now`; `in_top` tells, per
+    event, whether it belongs to the position's unfinished batch."""
+
+    now: Snapshot
+    events: list[Event]
+    in_top: list[bool]
+
+
+async def page_after(
+    conn: Conn, position: Position, models: tuple[str, ...] | None, limit: int
+) -> Page:
+    """Up to `limit` events after `position`, of `models` (None = all)."""
     params: dict[str, object] = {
-        "txid": cursor.txid,
-        "event_id": cursor.event_id,
+        "base_xmax": position.base.xmax,
+        "base_xip": list(position.base.xip),
+        "top_xmax": position.top.xmax,
+        "top_xip": list(position.top.xip),
+        "after_txid": position.after.txid,
+        "after_id": position.after.event_id,
         "limit": limit,
         "models": list(models or ()),
     }
     cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
-    return [event_of(row) for row in await cur.fetchall()]
+    rows = await cur.fetchall()
+    now = Snapshot.parse(cast(str, rows[0][0]))
+    found = [row for row in rows if row[1] is not None]
+    return Page(now, [event_of(row[2:]) for row in found], [row[1] == 1 for row in found])
 
 
 async def purged_after(conn: Conn, cursor: Cursor, models: tuple[str, ...] | None) -> str | None:
@@ -100,20 +155,27 @@ async def purged_after(conn: Conn, cursor: Cursor, models: tuple[str, ...] | Non
     return cast(str, row[0]) if row else None
 
 
-async def head(conn: Conn) -> Cursor:
-    """The position after the last final event, deleted ones included
-    (where a device that has just reloaded its data continues)."""
+async def head(conn: Conn) -> Position:
+    """The head of the stream: every transaction committed now, and after the
+    last event or deleted one below the oldest still running (so that the
+    purge check finds nothing lost behind a device that reloaded its data)."""
     cur = await conn.execute(
         """
-        SELECT txid, id FROM (
-            (SELECT txid, id FROM update_webhook
-              WHERE txid < txid_snapshot_xmin(txid_current_snapshot())
-              ORDER BY txid DESC, id DESC LIMIT 1)
-            UNION ALL
-            SELECT txid, event_id FROM update_webhook_purge
-        ) AS final
-        ORDER BY txid DESC, id DESC LIMIT 1
+        WITH now AS (SELECT txid_current_snapshot() AS snap)
+        SELECT (SELECT snap FROM now)::text, final.txid, final.id FROM (SELECT 1) AS one
+          LEFT JOIN (
+            SELECT txid, id FROM (
+                (SELECT txid, id FROM update_webhook
+                  WHERE txid < txid_snapshot_xmin((SELECT snap FROM now))
+                  ORDER BY txid DESC, id DESC LIMIT 1)
+                UNION ALL
+                SELECT txid, event_id FROM update_webhook_purge
+            ) AS candidates
+            ORDER BY txid DESC, id DESC LIMIT 1) AS final ON true
         """
     )
     row = await cur.fetchone()
-    return Cursor(cast(int, row[0]), cast(int, row[1])) if row else START
+    assert row is not None
+    now = Snapshot.parse(cast(str, row[0]))
+    after = Cursor(cast(int, row[1]), cast(int, row[2])) if row[1] is not None else Cursor(0, 0)
+    return Position(now, now, after)

@@ -1,10 +1,17 @@
 """Waking long-polling pulls: one LISTEN connection per server process.
 
-Writers (the addon's capture, the demo) send one NOTIFY on NOTIFY_CHANNEL
-per committed transaction. Waiters compare a generation counter taken
-before their pull, so a notification that lands between the pull and the
-wait is never missed. When the listener is down (database unreachable), waits
-degrade to short sleeps, and the listener reconnects by itself.
+Every transaction that writes events sends, at its commit, one NOTIFY on
+NOTIFY_CHANNEL naming its transaction id and the models it changed (the
+trigger in extras_update_webhook.sql). A waiting pull registers a `Waiter`
+for the models it serves before it reads, so a commit that lands between its
+read and its wait is never missed, and only commits of those models wake it.
+
+Two safety nets keep a pull from sleeping while it has something to serve:
+- a reconnected listener wakes every waiter (anything may have happened
+  while it was away); while it is down, waits degrade to short sleeps;
+- a probe looks, every `probe_seconds`, for transactions that committed
+  events without a notification (triggers disabled, a notification lost)
+  and wakes their models: one indexed query per process, not per device.
 """
 
 from __future__ import annotations
@@ -12,41 +19,158 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
+from typing import cast
 
 import psycopg
-from odoo_webhook_core.capture import NOTIFY_CHANNEL
+from odoo_webhook_core.capture import NOTIFY_ALL_MODELS, NOTIFY_CHANNEL
 
+from ..sync.position import Snapshot
 from .pool import database_error_reason
 
-__all__ = ["ChangeNotifier"]
+__all__ = ["ChangeNotifier", "Waiter", "parse_payload"]
 
 log = logging.getLogger(__name__)
 
 
+class Waiter:
+    """One waiting pull: woken when one of `models` (None: any) changes."""
+
+    __slots__ = ("_event", "models")
+
+    def __init__(self, models: frozenset[str] | None) -> None:
+        self.models = models
+        self._event = asyncio.Event()
+
+    @property
+    def woken(self) -> bool:
+        return self._event.is_set()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def rearm(self) -> None:
+        self._event.clear()
+
+
+def parse_payload(payload: str) -> tuple[int | None, frozenset[str] | None]:
+    """(txid, models) of a notification; models None: every model (the
+    catch-all, or a payload this server does not understand)."""
+    txid_text, _, models_text = payload.partition(";")
+    try:
+        txid = int(txid_text)
+    except ValueError:
+        return None, None
+    if not models_text or models_text == NOTIFY_ALL_MODELS:
+        return txid, None
+    return txid, frozenset(models_text.split(","))
+
+
+_PROBE_SQL = """
+WITH now AS (SELECT txid_current_snapshot() AS snap)
+SELECT (SELECT snap FROM now)::text, found.txid, found.model
+  FROM (SELECT 1) AS one
+  LEFT JOIN (SELECT DISTINCT e.txid, e.model FROM update_webhook e
+              WHERE (e.txid = ANY(%(xip)s::int8[]) OR e.txid >= %(xmax)s)
+                AND txid_visible_in_snapshot(e.txid, (SELECT snap FROM now))) AS found ON true
+"""
+
+
 class ChangeNotifier:
-    def __init__(self, conninfo: str, *, retry_seconds: float = 0.5) -> None:
+    def __init__(
+        self, conninfo: str, *, retry_seconds: float = 0.5, probe_seconds: float = 1.0
+    ) -> None:
         self._conninfo = conninfo
         self._retry = retry_seconds
-        self._changed = asyncio.Event()
-        self.generation = 0
+        self._probe_every = probe_seconds
         self.listening = False
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._by_model: dict[str, set[Waiter]] = {}
+        self._any_model: set[Waiter] = set()
+        # Transactions announced by a notification, until the probe passed them.
+        self._announced: set[int] = set()
+
+    # -- life cycle --------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="change-notifier")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="change-listener"),
+                asyncio.create_task(self._probe(), name="change-probe"),
+            ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
-    def _bump(self) -> None:
-        self.generation += 1
-        self._changed.set()
-        self._changed = asyncio.Event()
+    # -- waiters -----------------------------------------------------------
+
+    def subscribe(self, models: Iterable[str] | None = None) -> Waiter:
+        waiter = Waiter(None if models is None else frozenset(models))
+        self._register(waiter)
+        return waiter
+
+    def narrow(self, waiter: Waiter, models: Iterable[str] | None) -> None:
+        """Wake `waiter` only for `models` from now on (None: any model)."""
+        self.unsubscribe(waiter)
+        waiter.models = None if models is None else frozenset(models)
+        self._register(waiter)
+
+    def unsubscribe(self, waiter: Waiter) -> None:
+        if waiter.models is None:
+            self._any_model.discard(waiter)
+            return
+        for model in waiter.models:
+            waiters = self._by_model.get(model)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._by_model[model]
+
+    def _register(self, waiter: Waiter) -> None:
+        if waiter.models is None:
+            self._any_model.add(waiter)
+        else:
+            for model in waiter.models:
+                self._by_model.setdefault(model, set()).add(waiter)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._any_model) + len(
+            {waiter for waiters in self._by_model.values() for waiter in waiters}
+        )
+
+    async def wait(self, waiter: Waiter, seconds: float) -> bool:
+        """True when woken within `seconds` (the waiter is then rearmed)."""
+        if seconds <= 0:
+            return waiter.woken
+        if not self.listening:
+            await asyncio.sleep(min(seconds, self._retry))  # degraded: poll
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter._event.wait(), seconds)
+        woken = waiter.woken
+        waiter.rearm()
+        return woken
+
+    def wake(self, models: Iterable[str] | None) -> None:
+        """Wake the waiters of `models` (None: every waiter)."""
+        for waiter in self._any_model:
+            waiter.wake()
+        if models is None:
+            for waiters in self._by_model.values():
+                for waiter in waiters:
+                    waiter.wake()
+            return
+        for model in models:
+            for waiter in self._by_model.get(model, ()):
+                waiter.wake()
+
+    # -- sources of wake-ups -------------------------------------------------
 
     async def _listen(self) -> None:
         lost = False
@@ -60,9 +184,12 @@ class ChangeNotifier:
                     if lost:
                         log.info("change listener reconnected")
                         lost = False
-                    self._bump()  # anything may have happened while we were away
-                    async for _ in conn.notifies():
-                        self._bump()
+                    self.wake(None)  # anything may have happened while we were away
+                    async for notification in conn.notifies():
+                        txid, models = parse_payload(notification.payload)
+                        if txid is not None:
+                            self._announced.add(txid)
+                        self.wake(models)
             except psycopg.Error as exc:
                 if not lost:  # once per outage; the pool reports the outage itself
                     log.info(
@@ -75,18 +202,40 @@ class ChangeNotifier:
                 self.listening = False
             await asyncio.sleep(self._retry)
 
-    async def wait(self, seen_generation: int, seconds: float) -> bool:
-        """True when something changed after `seen_generation`, within `seconds`."""
-        if seconds <= 0:
-            return self.generation != seen_generation
-        if not self.listening:
-            await asyncio.sleep(min(seconds, self._retry))  # degraded: poll
-            return True
-        changed = self._changed
-        if self.generation != seen_generation:
-            return True
-        try:
-            await asyncio.wait_for(changed.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+    async def _probe(self) -> None:
+        """Wake the models of transactions that committed events unannounced."""
+        seen: Snapshot | None = None
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, application_name="odoo-webhook-server-probe"
+                ) as conn:
+                    while True:
+                        seen = await self._probe_once(conn, seen)
+                        await asyncio.sleep(self._probe_every)
+            except psycopg.Error:
+                seen = None  # the listener's reconnection wakes everyone anyway
+            await asyncio.sleep(self._retry)
+
+    async def _probe_once(
+        self, conn: psycopg.AsyncConnection[tuple[object, ...]], seen: Snapshot | None
+    ) -> Snapshot:
+        if seen is None:
+            cur = await conn.execute("SELECT txid_current_snapshot()::text")
+            row = await cur.fetchone()
+            assert row is not None
+            return Snapshot.parse(cast(str, row[0]))
+        cur = await conn.execute(_PROBE_SQL, {"xip": list(seen.xip), "xmax": seen.xmax})
+        rows = await cur.fetchall()
+        now = Snapshot.parse(cast(str, rows[0][0]))
+        unannounced = {
+            cast(str, model)
+            for _, txid, model in rows
+            if txid is not None and txid not in self._announced
+        }
+        # Announcements of transactions this probe has now passed are done with.
+        self._announced = {txid for txid in self._announced if not now.visible(txid)}
+        if unannounced:
+            log.info("events committed without a notification, models %s", sorted(unannounced))
+            self.wake(unannounced)
+        return now

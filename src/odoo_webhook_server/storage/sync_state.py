@@ -8,6 +8,7 @@ from typing import cast
 from psycopg import AsyncConnection
 
 from ..sync.cursor import Cursor
+from ..sync.position import Position
 from ..sync.state import DeviceState
 
 __all__ = ["find_state", "lock_or_create_state", "record_pull", "reset_state"]
@@ -15,7 +16,14 @@ __all__ = ["find_state", "lock_or_create_state", "record_pull", "reset_state"]
 Conn = AsyncConnection[tuple[object, ...]]
 
 _COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, last_sync_time,
-              sync_count, is_active, ack_txid, issued_txid, issued_event_id"""
+              sync_count, is_active, ack_txid, issued_txid, issued_event_id,
+              ack_position, issued_position"""
+
+
+def _position(text: object, legacy: Cursor) -> Position:
+    """The stored position; a row without one (written before commit-order
+    delivery, or moved by the addon to an event) has only its linear cursor."""
+    return Position.parse(cast(str, text)) if text else Position.of_cursor(legacy)
 
 
 def _state(row: tuple[object, ...]) -> DeviceState:
@@ -30,8 +38,8 @@ def _state(row: tuple[object, ...]) -> DeviceState:
         last_sync_time=cast("datetime | None", row[6]),
         sync_count=cast("int | None", row[7]) or 0,
         is_active=bool(row[8]),
-        acknowledged=Cursor(cast(int, row[9]), cast("int | None", row[5]) or 0),
-        issued=Cursor(cast(int, row[10]), cast(int, row[11])),
+        acknowledged=_position(row[12], Cursor(cast(int, row[9]), cast("int | None", row[5]) or 0)),
+        issued=_position(row[13], Cursor(cast(int, row[10]), cast(int, row[11]))),
     )
 
 
@@ -94,15 +102,19 @@ async def record_pull(
     *,
     app_type: str,
     models_filter: tuple[str, ...] | None,
-    acknowledged: Cursor,
-    issued: Cursor,
+    acknowledged: Position,
+    issued: Position,
     now: datetime,
 ) -> None:
+    """The positions, and their linear low-water cursors, which archiving and
+    statistics compare with events (odoo_webhook_core.archiving)."""
+    ack, out = acknowledged.low_water, issued.low_water
     await conn.execute(
         """
         UPDATE user_sync_state
            SET app_type = %s, models_filter = %s,
                ack_txid = %s, last_event_id = %s, issued_txid = %s, issued_event_id = %s,
+               ack_position = %s, issued_position = %s,
                last_sync_time = %s, sync_count = COALESCE(sync_count, 0) + 1,
                is_active = true, write_uid = user_id, write_date = %s
          WHERE id = %s
@@ -110,10 +122,12 @@ async def record_pull(
         (
             app_type,
             _join(models_filter),
-            acknowledged.txid,
-            acknowledged.event_id,
-            issued.txid,
-            issued.event_id,
+            ack.txid,
+            ack.event_id,
+            out.txid,
+            out.event_id,
+            acknowledged.text(),
+            issued.text(),
             now,
             now,
             state.id,
@@ -122,7 +136,7 @@ async def record_pull(
 
 
 async def reset_state(
-    conn: Conn, user_id: int, device_id: str, position: Cursor
+    conn: Conn, user_id: int, device_id: str, position: Position
 ) -> DeviceState | None:
     """Move the device to `position`, acknowledged; history (sync_count) is kept."""
     cur = await conn.execute(
@@ -130,13 +144,15 @@ async def reset_state(
         UPDATE user_sync_state
            SET ack_txid = %(txid)s, last_event_id = %(event_id)s,
                issued_txid = %(txid)s, issued_event_id = %(event_id)s,
+               ack_position = %(position)s, issued_position = %(position)s,
                is_active = true, write_date = now() AT TIME ZONE 'UTC'
          WHERE user_id = %(user_id)s AND device_id = %(device_id)s
         RETURNING {_COLUMNS}
         """,
         {
-            "txid": position.txid,
-            "event_id": position.event_id,
+            "txid": position.low_water.txid,
+            "event_id": position.low_water.event_id,
+            "position": position.text(),
             "user_id": user_id,
             "device_id": device_id,
         },

@@ -19,7 +19,7 @@ from ..storage import odoo_users
 from ..storage import sync_state as state_store
 from . import token as sync_token
 from .coalesce import coalesce
-from .cursor import START, Cursor
+from .cursor import Cursor
 from .errors import (
     AppTypeForbidden,
     InvalidSyncToken,
@@ -30,6 +30,7 @@ from .errors import (
     UnknownAppType,
 )
 from .events import Event
+from .position import START, Position
 from .state import DeviceState
 from .token import DatabaseIdentity, TokenClaims
 
@@ -56,6 +57,7 @@ class PullResult:
     has_more: bool
     resync_reason: str | None = None
     models_not_readable: tuple[str, ...] = ()
+    models: tuple[str, ...] | None = None  # what the device receives (None: every model)
 
 
 async def _subscription(
@@ -97,9 +99,9 @@ async def _subscription(
     return tuple(m for m in models if m in readable), access.not_readable(models)
 
 
-def _start_cursor(
+def _start_position(
     identity: DatabaseIdentity, state: DeviceState, token: str | None
-) -> tuple[Cursor, bool]:
+) -> tuple[Position, bool]:
     """Where this pull starts, and whether the device acknowledged it."""
     if token is None:
         # A client that never sends tokens (guide v2.0) advances on every pull.
@@ -107,13 +109,15 @@ def _start_cursor(
     claims: TokenClaims = sync_token.read(identity, token)
     if claims.state_id != state.id or claims.user_id != state.user_id:
         raise InvalidSyncToken("sync_token belongs to another device")
-    if not state.acknowledged <= claims.cursor <= state.issued:
+    # A token between the acknowledged and the issued position is an answer
+    # that arrived after all, though the device pulled again meanwhile.
+    if not (state.acknowledged.order_key <= claims.position.order_key <= state.issued.order_key):
         raise StaleSyncToken(
             "sync_token does not match this device's sync state (it was reset, "
             "superseded, or the database was restored); reset (position=head), then"
             " reload your data"
         )
-    return claims.cursor, True
+    return claims.position, True
 
 
 async def pull(
@@ -137,9 +141,9 @@ async def pull(
                 f" with models_filter {list(state.models_filter or []) or None};"
                 " reset its sync state before changing them"
             )
-        start, acknowledged = _start_cursor(identity, state, request.sync_token)
+        start, acknowledged = _start_position(identity, state, request.sync_token)
         if start != START:
-            lost_model = await event_store.purged_after(conn, start, models)
+            lost_model = await event_store.purged_after(conn, start.low_water, models)
             if lost_model is not None:
                 # Nothing is served or moved: the device must reload, then reset.
                 return PullResult(
@@ -150,16 +154,15 @@ async def pull(
                     last_sync_time=state.last_sync_time or utcnow(),
                     has_more=False,
                     models_not_readable=not_readable,
+                    models=models,
                     resync_reason=(
                         f"events of {lost_model} after this device's position were deleted"
                         " (archived more than the retention period ago, or cleaned up)"
                         " before it acknowledged them; reset (position=head), then reload your data"
                     ),
                 )
-        batch = await event_store.events_after(conn, start, models, request.limit + 1)
-        has_more = len(batch) > request.limit
-        batch = batch[: request.limit]
-        end = Cursor(batch[-1].txid, batch[-1].id) if batch else start
+        page = await event_store.page_after(conn, start, models, request.limit + 1)
+        batch, end, has_more = advance(start, page, request.limit)
         now = utcnow()
         await state_store.record_pull(
             conn,
@@ -176,7 +179,25 @@ async def pull(
         last_sync_time=now,
         has_more=has_more,
         models_not_readable=not_readable,
+        models=models,
     )
+
+
+def advance(
+    start: Position, page: event_store.Page, limit: int
+) -> tuple[list[Event], Position, bool]:
+    """The events to serve from a page read with limit + 1, where they end,
+    and whether more follow."""
+    has_more = len(page.events) > limit
+    events = page.events[:limit]
+    if not has_more:
+        # Everything committed at `now` is delivered: the batch is finished.
+        after = Cursor(events[-1].txid, events[-1].id) if events else start.after
+        return events, Position(page.now, page.now, after), False
+    last = Cursor(events[-1].txid, events[-1].id)
+    if page.in_top[limit - 1]:
+        return events, Position(start.base, start.top, last), True
+    return events, Position(start.top, page.now, last), True
 
 
 async def get_state(conn: Conn, user_id: int, device_id: str) -> DeviceState:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .cursor import Cursor
+from .position import START, Position
 
 __all__ = ["DeviceState"]
 
@@ -21,10 +21,10 @@ class DeviceState:
     last_sync_time: datetime | None
     sync_count: int
     is_active: bool
-    acknowledged: Cursor  # what the device has confirmed
-    issued: Cursor  # what the last response handed out
+    acknowledged: Position  # what the device has confirmed
+    issued: Position  # what the last response handed out
 
     @property
     def at_start(self) -> bool:
         """Nothing delivered since creation or the last reset."""
-        return self.issued == Cursor(0, 0)
+        return self.issued == START

@@ -8,8 +8,11 @@ The engine then checks the cursor against the state's acknowledged and
 issued positions, which catches tokens minted by a restored or copied
 history even when uuid and epoch agree.
 
-Layout: ``v1.<base64url payload>.<base64url signature>``, the payload being
-``uuid:epoch:state_id:user_id:txid:event_id``.
+Layout: ``v2.<base64url payload>.<base64url signature>``, the payload being
+``uuid:epoch:state_id:user_id:<position>`` (sync/position.py's text form:
+two snapshots and the last event). Tokens of servers before commit-order
+delivery, ``v1`` with ``txid:event_id`` in place of the position, are still
+read: their cursor converts to the same position, so no device resyncs.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from dataclasses import dataclass
 
 from .cursor import Cursor
 from .errors import InvalidSyncToken, StaleSyncToken
+from .position import Position
 
 __all__ = ["DatabaseIdentity", "TokenClaims", "mint", "read"]
 
-_VERSION = "v1"
+_VERSION = "v2"
+_LEGACY_VERSION = "v1"
 _SIGNATURE_BYTES = 16
 
 
@@ -40,7 +45,7 @@ class DatabaseIdentity:
 class TokenClaims:
     state_id: int
     user_id: int
-    cursor: Cursor
+    position: Position
 
 
 def _b64(data: bytes) -> str:
@@ -62,8 +67,7 @@ def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
             identity.epoch,
             str(claims.state_id),
             str(claims.user_id),
-            str(claims.cursor.txid),
-            str(claims.cursor.event_id),
+            claims.position.text(),
         )
     ).encode("ascii")
     return f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}"
@@ -72,13 +76,18 @@ def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
 def read(identity: DatabaseIdentity, token: str) -> TokenClaims:
     """Check a token's origin and signature; the caller checks the claims."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != _VERSION:
+    if len(parts) != 3 or parts[0] not in (_VERSION, _LEGACY_VERSION):
         raise InvalidSyncToken("sync_token is malformed")
     try:
         payload = _unb64(parts[1])
         signature = _unb64(parts[2])
-        uuid, epoch, state_id, user_id, txid, event_id = payload.decode("ascii").split(":")
-        claims = TokenClaims(int(state_id), int(user_id), Cursor(int(txid), int(event_id)))
+        if parts[0] == _LEGACY_VERSION:
+            uuid, epoch, state_id, user_id, txid, event_id = payload.decode("ascii").split(":")
+            position = Position.of_cursor(Cursor(int(txid), int(event_id)))
+        else:
+            uuid, epoch, state_id, user_id, position_text = payload.decode("ascii").split(":", 4)
+            position = Position.parse(position_text)
+        claims = TokenClaims(int(state_id), int(user_id), position)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidSyncToken("sync_token is malformed") from None
     if (uuid, epoch) != (identity.uuid, identity.epoch):

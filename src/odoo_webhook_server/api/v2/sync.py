@@ -19,11 +19,6 @@ UserIdQuery = Annotated[int, Query(gt=0, le=2**31 - 1)]
 DeviceIdQuery = Annotated[DeviceId, Query()]
 
 
-# After a wake-up that served nothing (the new events wait for an older
-# transaction to end), look again this often rather than sleeping to the end.
-_HELD_BACK_RECHECK_SECONDS = 1.0
-
-
 @router.post("/pull", response_model=PullOut, responses=errors(*AUTHENTICATED, 400, 403, 409, 422))
 async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullOut:
     """Events after the device's position, coalesced per record.
@@ -48,24 +43,29 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.wait
-    recheck: float | None = None
-    while True:
-        seen = services.notifier.generation
-        async with services.pool.connection() as conn:
-            await ensure_may_act_for(session, body.user_id, conn)
-            access = await services.access.get(conn, body.user_id)
-            result = await engine.pull(
-                conn, await get_identity(request, conn), pull_request, access
-            )
-        remaining = deadline - loop.time()
-        if result.events or result.has_more or result.resync_reason or remaining <= 0:
-            break
-        services.notifier.start()
-        with metrics.LONG_POLLS_WAITING.track_inprogress():
-            changed = await services.notifier.wait(seen, min(remaining, recheck or remaining))
-        if not changed and recheck is None:
-            break  # the whole window passed without a change
-        recheck = _HELD_BACK_RECHECK_SECONDS
+    notifier = services.notifier
+    # Registered before the first read: a commit between a read and the wait
+    # wakes it. Narrowed to the device's models once the first read knows them.
+    waiter = notifier.subscribe() if body.wait > 0 else None
+    try:
+        while True:
+            async with services.pool.connection() as conn:
+                await ensure_may_act_for(session, body.user_id, conn)
+                access = await services.access.get(conn, body.user_id)
+                result = await engine.pull(
+                    conn, await get_identity(request, conn), pull_request, access
+                )
+            remaining = deadline - loop.time()
+            if result.events or result.has_more or result.resync_reason or remaining <= 0:
+                break
+            assert waiter is not None
+            notifier.narrow(waiter, result.models)
+            with metrics.LONG_POLLS_WAITING.track_inprogress():
+                if not await notifier.wait(waiter, remaining):
+                    break  # the whole window passed without a change
+    finally:
+        if waiter is not None:
+            notifier.unsubscribe(waiter)
     metrics.PULLS.labels(body.app_type).inc()
     metrics.EVENTS_DELIVERED.labels(body.app_type).inc(len(result.events))
     context.note(device=body.device_id, app_type=body.app_type, events=len(result.events))
