@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -119,7 +120,7 @@ def test_a_long_transaction_wakes_its_devices_when_it_commits(stack: Stack) -> N
 def test_a_change_outside_the_subscription_does_not_wake_the_device(stack: Stack) -> None:
     """A sale.order device sleeps through partner changes: it is not woken
     (no second read of its state), and not answered early."""
-    device = {"device_id": "orders-only", "models_filter": ["sale.order"]}
+    device: dict[str, Any] = {"device_id": "orders-only", "models_filter": ["sale.order"]}
     token = stack.pull(**device).json()["next_sync_token"]
     reads = _sync_count(stack, "orders-only")
     for delay in (0.3, 0.6, 0.9):
