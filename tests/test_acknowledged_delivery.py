@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
+import hmac
 
 import httpx
 import psycopg
@@ -10,6 +13,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
+from odoo_webhook_server.storage.identity import read_identity
+from odoo_webhook_server.sync.token import DatabaseIdentity
 
 from .conftest import PostgresServer, Stack, settings_for
 
@@ -149,3 +154,47 @@ def test_concurrent_pulls_with_one_token_both_stay_valid(stack: Stack) -> None:
     assert after_a.status_code == 200
     assert [e["record_id"] for e in after_a.json()["events"]] == [3]
     assert [e["record_id"] for e in b["events"]] == [2, 3]
+
+
+def test_positions_and_tokens_of_the_linear_cursor_era_carry_on(stack: Stack) -> None:
+    """Upgrade: a state row written before commit-order delivery (linear
+    cursor only) and the v1 token the device holds go on exactly where they
+    were: the events after the cursor come, nothing before, no resync."""
+    stack.write(("res.partner", 1, "create"), ("res.partner", 2, "create"))
+    stack.write(("res.partner", 3, "create"))
+    stack.pull()  # creates the state
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        second = conn.execute("SELECT txid, id FROM update_webhook WHERE record_id = 2").fetchone()
+        assert second is not None
+        txid, event_id = second
+        # As the previous server left it: acknowledged and issued after event 2.
+        conn.execute(
+            "UPDATE user_sync_state SET ack_txid = %s, last_event_id = %s, issued_txid = %s,"
+            " issued_event_id = %s, ack_position = NULL, issued_position = NULL",
+            (txid, event_id, txid, event_id),
+        )
+        identity = asyncio.run(_identity(stack.database_url))
+        state_id = conn.execute("SELECT id FROM user_sync_state").fetchone()[0]  # type: ignore[index]
+    payload = f"{identity.uuid}:{identity.epoch}:{state_id}:2:{txid}:{event_id}".encode()
+    signature = hmac.new(identity.secret, payload, hashlib.sha256).digest()[:16]
+    v1_token = f"v1.{_b64(payload)}.{_b64(signature)}"
+
+    response = stack.pull(sync_token=v1_token)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resync_required"] is False
+    assert [e["record_id"] for e in body["events"]] == [3]
+    assert body["next_sync_token"].startswith("v2.")
+    # The v1 token stays valid as the acknowledged position until the next one.
+    again = stack.pull(sync_token=v1_token).json()
+    assert [e["record_id"] for e in again["events"]] == [3]
+    assert stack.pull(sync_token=again["next_sync_token"]).json()["events"] == []
+
+
+async def _identity(database_url: str) -> DatabaseIdentity:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return await read_identity(conn)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

@@ -23,6 +23,7 @@ from odoo_webhook_core.capture import (
     set_author_sql,
     sync_capture_triggers,
 )
+from odoo_webhook_core.schema import extras_sql
 
 ODOO_TABLES = """
 CREATE TABLE res_partner (
@@ -278,6 +279,26 @@ def test_one_notify_per_transaction_naming_its_models(
                 (models,),
             )
         assert received() == [f"{txid};*"]
+
+
+def test_schema_changes_after_events_in_one_transaction(
+    db: psycopg.Connection[Any], database_url: str
+) -> None:
+    """Odoo installs modules in one transaction: their data writes events,
+    then the ORM alters tables. The pending notification must not block it."""
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        with db.transaction():
+            txid = db.execute("SELECT txid_current()").fetchone()[0]  # type: ignore[index]
+            db.execute("INSERT INTO res_partner (name) VALUES ('A')")
+            db.execute(extras_sql("update_webhook"))  # ALTER TABLE update_webhook ...
+            db.execute(
+                "INSERT INTO res_partner_bank (acc_number, partner_id)"
+                " SELECT 'B', max(id) FROM res_partner"
+            )
+        time.sleep(0.5)
+        payloads = [n.payload for n in listener.notifies(timeout=1)]
+    assert payloads == [f"{txid};res.partner", f"{txid};res.partner,res.partner.bank"]
 
 
 def test_sync_is_idempotent_and_follows_the_tracked_set(db: psycopg.Connection[Any]) -> None:

@@ -136,6 +136,17 @@ def test_not_ready_without_sync_tables(postgres: PostgresServer, fake_odoo: Fake
         postgres.drop_database(url)
 
 
+def test_not_ready_until_the_addon_is_upgraded(database_url: str, fake_odoo: FakeOdoo) -> None:
+    """A server newer than the addon's schema says so, instead of failing pulls."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE user_sync_state DROP COLUMN issued_position")
+    with _server(database_url, fake_odoo) as client:
+        ready = _ready(client, 200, seconds=3)
+        assert ready.status_code == 503
+        reason = ready.json()["checks"]["sync_tables"]["reason"]
+        assert reason.startswith("sync schema out of date: upgrade the addon")
+
+
 def test_not_ready_while_odoo_is_down(database_url: str, fake_odoo: FakeOdoo) -> None:
     fake_odoo.down = True
     with _server(database_url, fake_odoo) as client:

@@ -3,7 +3,7 @@
 {
     "name": "Auto Webhook Flutter",
     "summary": "Capture changes of chosen models for gap-free sync of mobile apps",
-    "version": "18.0.3.1.0",
+    "version": "18.0.3.2.0",
     "category": "Technical",
     "website": "https://github.com/odoo-smart-sync/odoo-webhook-server",
     "author": "Odoo smart sync contributors",

@@ -8,7 +8,13 @@ from importlib import resources
 
 from .app_types import DEFAULT_APP_TYPES
 
-__all__ = ["EXTRA_TABLES", "extras_sql", "seed_app_types_sql", "tables_sql"]
+__all__ = [
+    "EXTRA_TABLES",
+    "extras_sql",
+    "seed_app_types_sql",
+    "settle_update_webhook_sql",
+    "tables_sql",
+]
 
 
 def _read(name: str) -> str:
@@ -26,7 +32,16 @@ def extras_sql(table: str) -> str:
     """Idempotent DDL for `table` that Odoo's ORM cannot express."""
     if table not in EXTRA_TABLES:
         raise ValueError(f"no extras for table {table!r}")
+    if table == "update_webhook":
+        return settle_update_webhook_sql() + _read("extras_update_webhook.sql")
     return _read(f"extras_{table}.sql")
+
+
+def settle_update_webhook_sql() -> str:
+    """Run before DDL on update_webhook in a transaction that may have
+    written events (module install or upgrade): fires the pending deferred
+    notification, which would make PostgreSQL refuse the DDL."""
+    return _read("settle_update_webhook.sql")
 
 
 def seed_app_types_sql() -> list[tuple[str, tuple[object, ...]]]:

@@ -3,7 +3,7 @@
 from odoo import api, fields, models
 
 from odoo_webhook_core.capture import capture_functions_sql
-from odoo_webhook_core.schema import extras_sql
+from odoo_webhook_core.schema import extras_sql, settle_update_webhook_sql
 
 from ..schema_fields import SchemaBigInteger, auto_init_shared_schema
 
@@ -44,6 +44,9 @@ class UpdateWebhook(models.Model):
     txid = SchemaBigInteger(string="Transaction ID", readonly=True, copy=False)
 
     def _auto_init(self):
+        # The ORM may alter this table in a transaction whose data already
+        # wrote events: PostgreSQL refuses while their notification is pending.
+        self.env.cr.execute(settle_update_webhook_sql())
         return auto_init_shared_schema(self, super()._auto_init)
 
     def init(self):

@@ -82,6 +82,18 @@ async def _database(request: Request) -> tuple[str | None, str | None]:
                 (list(SYNC_TABLES),),
             )
             missing = [row[0] for row in await cur.fetchall()]
+            if not missing:
+                # The newest schema change the server relies on (addon 18.0.3.2).
+                cur = await conn.execute(
+                    "SELECT 1 FROM information_schema.columns"
+                    " WHERE table_schema = current_schema() AND table_name = 'user_sync_state'"
+                    " AND column_name = 'issued_position'"
+                )
+                if await cur.fetchone() is None:
+                    return None, (
+                        "sync schema out of date: upgrade the addon"
+                        " (odoo-bin -u custom_model_webhook) or run init-db"
+                    )
     except PoolTimeout:
         reason = getattr(pool, "last_error", None)
         return (f"database unreachable ({reason})" if reason else "database busy"), None
