@@ -24,7 +24,8 @@ from odoo_webhook_core.clock import utcnow
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
 from odoo_webhook_server.demo.serving import serve_in_thread
 
-from .conftest import free_port, wait_until_serving, write_events
+from .conftest import Stack, free_port, wait_until_serving, write_events
+from .test_metrics import scrape, value
 
 COMMAND = [sys.executable, "-m", "odoo_webhook_server", "serve", "--host", "127.0.0.1"]
 POOL_SIZE = 10
@@ -198,3 +199,54 @@ def test_a_device_alternating_between_two_server_processes_sees_one_stream(
                 client.close()
     assert pull > 20
     assert sorted(received) == sorted(committed)  # all, once each
+
+
+def test_devices_at_one_position_cost_one_query_per_commit(stack: Stack) -> None:
+    """40 devices with one subscription wait at one position: a commit is
+    read for all of them with one events query, and their states written in
+    one statement; served together, they wait together again."""
+    devices = 40
+    tokens: dict[str, str | None] = {f"phone-{i}": None for i in range(devices)}
+
+    async def wait_all() -> dict[str, list[int]]:
+        async with httpx.AsyncClient(
+            base_url=stack.base_url, headers={"X-Session-Id": stack.sid("admin")}, timeout=60
+        ) as client:
+
+            async def one(device: str) -> tuple[str, list[int]]:
+                body: dict[str, Any] = {
+                    "user_id": 2,
+                    "device_id": device,
+                    "app_type": "manager_app",
+                    "wait": 30,
+                }
+                if tokens[device]:
+                    body["sync_token"] = tokens[device]
+                response = await client.post("/api/v2/sync/pull", json=body)
+                assert response.status_code == 200, response.text
+                tokens[device] = response.json()["next_sync_token"]
+                return device, [e["record_id"] for e in response.json()["events"]]
+
+            return dict(await asyncio.gather(*(one(device) for device in tokens)))
+
+    for record_id in (1, 2):
+        before = scrape(stack.base_url)
+        answers: dict[str, list[int]] = {}
+        waiting = threading.Thread(
+            target=lambda answers=answers: answers.update(asyncio.run(wait_all()))
+        )
+        waiting.start()
+        deadline = time.monotonic() + 30
+        while value(scrape(stack.base_url), "odoo_sync_long_polls_waiting") < devices:
+            assert time.monotonic() < deadline, "the devices did not all get to wait"
+            time.sleep(0.05)
+        write_events(stack.database_url, ("res.partner", record_id, "create"))
+        waiting.join(timeout=60)
+        assert answers == {device: [record_id] for device in tokens}
+        after = scrape(stack.base_url)
+
+        def delta(what: str, after: Any = after, before: Any = before) -> float:
+            name = "odoo_sync_shared_reads_total"
+            return value(after, name, what=what) - value(before, name, what=what)
+
+        assert (delta("batches"), delta("queries"), delta("served")) == (1, 1, devices)

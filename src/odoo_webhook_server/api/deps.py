@@ -17,6 +17,7 @@ from ..auth.odoo_session import InvalidSession, OdooSession, OdooSessionValidato
 from ..storage.identity import read_identity
 from ..storage.notify import ChangeNotifier
 from ..storage.odoo_users import UserAccessCache, is_webhook_manager
+from ..sync.shared import SharedReads
 from ..sync.token import DatabaseIdentity
 
 __all__ = [
@@ -64,6 +65,7 @@ class Services:
     sessions: OdooSessionValidator
     identity: IdentityCache
     notifier: ChangeNotifier
+    shared_reads: SharedReads
     # Users' groups and readable models, re-read after SESSION_CACHE_SECONDS.
     access: UserAccessCache = field(default_factory=UserAccessCache)
 

@@ -37,6 +37,7 @@ __all__ = [
     "REQUESTS",
     "REQUEST_SECONDS",
     "SESSION_CACHE",
+    "SHARED_READS",
     "mark_process_dead",
     "multiprocess_dir",
     "record_archiving",
@@ -65,6 +66,13 @@ LONG_POLLS_WAITING = Gauge(
     "odoo_sync_long_polls_waiting",
     "Pulls waiting for a change right now (long polls).",
     multiprocess_mode="livesum",
+)
+SHARED_READS = Counter(
+    "odoo_sync_shared_reads",
+    "Long polls woken by commits and read together: batches (one per wake-up), "
+    "queries (events queries: one per subscription and position), pulls (woken "
+    "pulls read), served (those that got events).",
+    ["what"],
 )
 POOL_CONNECTIONS = Gauge(
     "odoo_sync_db_pool_connections",

@@ -19,7 +19,15 @@ from ..sync.cursor import Cursor
 from ..sync.events import Event, EventKind
 from ..sync.position import Position, Snapshot
 
-__all__ = ["EVENT_COLUMNS", "Page", "event_of", "head", "page_after", "purged_after"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "Page",
+    "event_of",
+    "head",
+    "page_after",
+    "purged_after",
+    "snapshot",
+]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
@@ -79,10 +87,13 @@ def _keys(model_filter: str) -> str:
     """
 
 
-# The snapshot is taken by the statement itself: the rows it reads are
-# exactly those of the transactions the snapshot shows as committed.
+# The snapshot is the statement's own (the rows it reads are exactly those of
+# the transactions it shows as committed), or one taken earlier and passed
+# (its committed transactions are visible to any later statement).
+_NOW = "WITH now AS (SELECT coalesce(%(now)s::txid_snapshot, txid_current_snapshot()) AS snap)"
+
 _ALL_MODELS = f"""
-WITH now AS (SELECT txid_current_snapshot() AS snap)
+{_NOW}
 SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT k.* FROM ({_keys("")}) k
@@ -92,7 +103,7 @@ SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
 """
 
 _SOME_MODELS = f"""
-WITH now AS (SELECT txid_current_snapshot() AS snap)
+{_NOW}
 SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT k.* FROM unnest(%(models)s::varchar[]) AS wanted(model)
@@ -113,11 +124,24 @@ class Page:
     in_top: list[bool]
 
 
+async def snapshot(conn: Conn) -> Snapshot:
+    cur = await conn.execute("SELECT txid_current_snapshot()::text")
+    row = await cur.fetchone()
+    assert row is not None
+    return Snapshot.parse(cast(str, row[0]))
+
+
 async def page_after(
-    conn: Conn, position: Position, models: tuple[str, ...] | None, limit: int
+    conn: Conn,
+    position: Position,
+    models: tuple[str, ...] | None,
+    limit: int,
+    now: Snapshot | None = None,
 ) -> Page:
-    """Up to `limit` events after `position`, of `models` (None = all)."""
+    """Up to `limit` events after `position`, of `models` (None = all), at
+    snapshot `now` (None: the query's own)."""
     params: dict[str, object] = {
+        "now": now.text() if now is not None else None,
         "base_xmax": position.base.xmax,
         "base_xip": list(position.base.xip),
         "top_xmax": position.top.xmax,

@@ -11,7 +11,13 @@ from ..sync.cursor import Cursor
 from ..sync.position import Position
 from ..sync.state import DeviceState
 
-__all__ = ["find_state", "lock_or_create_state", "record_pull", "reset_state"]
+__all__ = [
+    "find_state",
+    "lock_or_create_state",
+    "record_pull",
+    "record_shared_pulls",
+    "reset_state",
+]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
@@ -133,6 +139,50 @@ async def record_pull(
             state.id,
         ),
     )
+
+
+async def record_shared_pulls(
+    conn: Conn, pulls: list[tuple[int, Position, Position, Position]], now: datetime
+) -> set[int]:
+    """Record pulls served together, in one statement: (state id, position it
+    waited at, acknowledged, issued) each. A state no longer issued at the
+    position it waited at (another pull of the device came in between) is
+    left alone; the ids of those recorded are returned."""
+    if not pulls:
+        return set()
+    columns: list[list[object]] = [[] for _ in range(8)]
+    for state_id, waited_at, acknowledged, issued in pulls:
+        ack, out = acknowledged.low_water, issued.low_water
+        values = (
+            state_id,
+            waited_at.text(),
+            acknowledged.text(),
+            ack.txid,
+            ack.event_id,
+            issued.text(),
+            out.txid,
+            out.event_id,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    cur = await conn.execute(
+        """
+        UPDATE user_sync_state s
+           SET ack_position = v.ack, ack_txid = v.ack_txid, last_event_id = v.ack_event_id,
+               issued_position = v.issued, issued_txid = v.issued_txid,
+               issued_event_id = v.issued_event_id,
+               last_sync_time = %s, sync_count = COALESCE(s.sync_count, 0) + 1,
+               is_active = true, write_uid = s.user_id, write_date = %s
+          FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::int8[], %s::int4[],
+                      %s::varchar[], %s::int8[], %s::int4[])
+               AS v(id, waited_at, ack, ack_txid, ack_event_id, issued, issued_txid,
+                    issued_event_id)
+         WHERE s.id = v.id AND s.issued_position = v.waited_at
+        RETURNING s.id
+        """,
+        (now, now, *columns),
+    )
+    return {cast(int, row[0]) for row in await cur.fetchall()}
 
 
 async def reset_state(

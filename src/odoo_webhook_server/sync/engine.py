@@ -34,7 +34,15 @@ from .position import START, Position
 from .state import DeviceState
 from .token import DatabaseIdentity, TokenClaims
 
-__all__ = ["PullRequest", "PullResult", "get_state", "pull", "reset"]
+__all__ = [
+    "PullRequest",
+    "PullResult",
+    "WaitingPull",
+    "get_state",
+    "pull",
+    "reset",
+    "serve_waiting",
+]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
@@ -58,6 +66,7 @@ class PullResult:
     resync_reason: str | None = None
     models_not_readable: tuple[str, ...] = ()
     models: tuple[str, ...] | None = None  # what the device receives (None: every model)
+    waiting: WaitingPull | None = None  # nothing came: how to serve it later
 
 
 async def _subscription(
@@ -162,16 +171,33 @@ async def pull(
                     ),
                 )
         page = await event_store.page_after(conn, start, models, request.limit + 1)
-        batch, end, has_more = advance(start, page, request.limit)
+        # Nothing new: the device stays where it is, and devices served
+        # together stay at one position, which a later commit serves at once.
+        resting = max(start, state.issued, key=lambda position: position.order_key)
+        batch, end, has_more = advance(start, page, request.limit, resting)
         now = utcnow()
+        ack = start if acknowledged else end
         await state_store.record_pull(
             conn,
             state,
             app_type=request.app_type,
             models_filter=request.models_filter,
-            acknowledged=start if acknowledged else end,
+            acknowledged=ack,
             issued=end,
             now=now,
+        )
+    waiting = None
+    if not batch:
+        waiting = WaitingPull(
+            state.id,
+            state.user_id,
+            identity,
+            models,
+            request.limit,
+            end,
+            ack,
+            acknowledged,
+            not_readable,
         )
     return PullResult(
         events=coalesce(batch),
@@ -180,20 +206,119 @@ async def pull(
         has_more=has_more,
         models_not_readable=not_readable,
         models=models,
+        waiting=waiting,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class WaitingPull:
+    """A pull that found nothing and waits at `position` (its state's issued
+    position) for `models`; it may be served with others (serve_waiting)."""
+
+    state_id: int
+    user_id: int
+    identity: DatabaseIdentity
+    models: tuple[str, ...] | None
+    limit: int
+    position: Position
+    acknowledged: Position  # what its state holds as acknowledged
+    by_token: bool  # False: the device acknowledges by receiving (no token)
+    models_not_readable: tuple[str, ...] = ()
+
+    @property
+    def group(self) -> tuple[object, ...]:
+        """Pulls that one events query serves: a finished position's last
+        event does not change what comes next."""
+        where = self.position.base.text() if self.position.finished else self.position.text()
+        return (self.identity.uuid, self.models, self.limit, where)
+
+
+async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult | None]:
+    """Serve pulls woken by a commit together: one events query per group of
+    pulls at one position with one subscription, all at one snapshot, and
+    one statement for all their states. None for a pull that must read on
+    its own (its state moved meanwhile, or events were purged); a result
+    without events when nothing came for it (it waits on)."""
+    outcomes: dict[int, PullResult | None] = {}
+    groups: dict[tuple[object, ...], list[WaitingPull]] = {}
+    seen_states: set[int] = set()
+    for waiting in pulls:
+        if waiting.state_id in seen_states:  # one device twice: on its own
+            outcomes[id(waiting)] = None
+            continue
+        seen_states.add(waiting.state_id)
+        groups.setdefault(waiting.group, []).append(waiting)
+    now = utcnow()
+    served: list[tuple[WaitingPull, Position, Position]] = []  # pull, ack, end
+    batches: dict[int, tuple[list[Event], bool, Position]] = {}
+    async with conn.transaction():
+        snapshot = await event_store.snapshot(conn)
+        for members in groups.values():
+            first = members[0]
+            floor = min((m.position.low_water for m in members), default=first.position.low_water)
+            if first.position != START and await event_store.purged_after(
+                conn, floor, first.models
+            ):
+                outcomes.update((id(m), None) for m in members)
+                continue
+            page = await event_store.page_after(
+                conn, first.position, first.models, first.limit + 1, snapshot
+            )
+            if not page.events:
+                outcomes.update((id(m), _nothing(m, now)) for m in members)
+                continue
+            batch, end, has_more = advance(first.position, page, first.limit, first.position)
+            for member in members:
+                batches[id(member)] = (coalesce(batch), has_more, end)
+                served.append((member, member.acknowledged if member.by_token else end, end))
+        recorded = await state_store.record_shared_pulls(
+            conn, [(m.state_id, m.position, ack, end) for m, ack, end in served], now
+        )
+    for member, _, end in served:
+        if member.state_id not in recorded:
+            outcomes[id(member)] = None
+            continue
+        events, has_more, end = batches[id(member)]
+        outcomes[id(member)] = PullResult(
+            events=events,
+            next_sync_token=sync_token.mint(
+                member.identity, TokenClaims(member.state_id, member.user_id, end)
+            ),
+            last_sync_time=now,
+            has_more=has_more,
+            models_not_readable=member.models_not_readable,
+            models=member.models,
+        )
+    return [outcomes[id(waiting)] for waiting in pulls]
+
+
+def _nothing(waiting: WaitingPull, now: datetime) -> PullResult:
+    return PullResult(
+        events=[],
+        next_sync_token=sync_token.mint(
+            waiting.identity, TokenClaims(waiting.state_id, waiting.user_id, waiting.position)
+        ),
+        last_sync_time=now,
+        has_more=False,
+        models_not_readable=waiting.models_not_readable,
+        models=waiting.models,
+        waiting=waiting,
     )
 
 
 def advance(
-    start: Position, page: event_store.Page, limit: int
+    start: Position, page: event_store.Page, limit: int, resting: Position
 ) -> tuple[list[Event], Position, bool]:
     """The events to serve from a page read with limit + 1, where they end,
-    and whether more follow."""
+    and whether more follow; `resting` when there are none (`start` or, when
+    the state was issued further, that: nothing lies between them)."""
     has_more = len(page.events) > limit
     events = page.events[:limit]
+    if not events:
+        return events, resting, False
     if not has_more:
         # Everything committed at `now` is delivered: the batch is finished.
-        after = Cursor(events[-1].txid, events[-1].id) if events else start.after
-        return events, Position(page.now, page.now, after), False
+        return events, Position(page.now, page.now, Cursor(events[-1].txid, events[-1].id)), False
     last = Cursor(events[-1].txid, events[-1].id)
     if page.in_top[limit - 1]:
         return events, Position(start.base, start.top, last), True

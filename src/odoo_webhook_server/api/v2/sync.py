@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from ...auth.odoo_session import OdooSession
 from ...observability import context, metrics
 from ...schemas.v2 import DeviceId, EventOut, PullIn, PullOut, ResetOut, StateOut
 from ...sync import engine
@@ -48,21 +49,18 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
     # wakes it. Narrowed to the device's models once the first read knows them.
     waiter = notifier.subscribe() if body.wait > 0 else None
     try:
-        while True:
-            async with services.pool.connection() as conn:
-                await ensure_may_act_for(session, body.user_id, conn)
-                access = await services.access.get(conn, body.user_id)
-                result = await engine.pull(
-                    conn, await get_identity(request, conn), pull_request, access
-                )
+        result = await _read(request, session, body.user_id, pull_request)
+        while not (result.events or result.has_more or result.resync_reason):
             remaining = deadline - loop.time()
-            if result.events or result.has_more or result.resync_reason or remaining <= 0:
+            if remaining <= 0 or waiter is None or result.waiting is None:
                 break
-            assert waiter is not None
             notifier.narrow(waiter, result.models)
             with metrics.LONG_POLLS_WAITING.track_inprogress():
                 if not await notifier.wait(waiter, remaining):
                     break  # the whole window passed without a change
+            # Woken: served with every pull this commit woke, or on its own.
+            shared = await services.shared_reads.read(result.waiting)
+            result = shared or await _read(request, session, body.user_id, pull_request)
     finally:
         if waiter is not None:
             notifier.unsubscribe(waiter)
@@ -80,6 +78,16 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
         resync_reason=result.resync_reason,
         models_not_readable=list(result.models_not_readable),
     )
+
+
+async def _read(
+    request: Request, session: OdooSession, user_id: int, pull_request: engine.PullRequest
+) -> engine.PullResult:
+    services = request.app.state.services
+    async with services.pool.connection() as conn:
+        await ensure_may_act_for(session, user_id, conn)
+        access = await services.access.get(conn, user_id)
+        return await engine.pull(conn, await get_identity(request, conn), pull_request, access)
 
 
 @router.get("/state", response_model=StateOut, responses=errors(*AUTHENTICATED, 403, 404, 422))
