@@ -7,6 +7,7 @@ only (res.partner, res.partner.bank, res.partner.category, res.users)."""
 from odoo.tests import tagged
 
 from odoo_webhook_core.capture import installed_capture_triggers
+from odoo_webhook_core.schema import extras_sql
 
 from .common import WebhookCase
 
@@ -205,3 +206,18 @@ class TestCaptureDatabase(WebhookCase):
         )
         self.contacts[0].write({"comment": "captured again"})
         self.assertEqual(len(self.new_events("res.partner")), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestSchemaChangesAfterEvents(WebhookCase):
+    def test_update_webhook_can_be_altered_after_events_in_one_transaction(self):
+        """Installing modules writes events (their notification is deferred to
+        the commit), then alters tables, in one transaction: PostgreSQL would
+        refuse while the notification is pending; the schema settles it."""
+        self.env["res.partner"].create({"name": "Before the DDL"})
+        self.env.flush_all()
+        self.env.cr.execute(extras_sql("update_webhook"))  # ALTER TABLE update_webhook ...
+        self.env["update.webhook"]._auto_init()
+        self.env["res.partner"].create({"name": "After the DDL"})
+        self.env.flush_all()
+        self.env.cr.execute(extras_sql("update_webhook"))

@@ -11,7 +11,6 @@ from odoo.sql_db import db_connect
 from odoo.tests import tagged
 
 from odoo_webhook_core.capture import NOTIFY_CHANNEL
-from odoo_webhook_core.schema import extras_sql
 
 from .common import WebhookCase
 
@@ -72,24 +71,6 @@ class TestNotify(WebhookCase):
             self.committed_partner_ids += env["res.partner"].search([("name", "=", "N3")]).ids
             self.assertEqual(self.notifications(wait=0.3), [], "nothing before the commit")
         self.assertEqual(self.notifications(), [(NOTIFY_CHANNEL, f"{txid};res.partner")])
-
-    def test_schema_changes_after_events_in_one_transaction(self):
-        """Installing modules writes events, then alters tables, in one
-        transaction: the pending notification must not block that."""
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            cr.execute("SELECT txid_current()")
-            txid = cr.fetchone()[0]
-            partner = env["res.partner"].create({"name": "Before the DDL"})
-            self.committed_partner_ids += partner.ids
-            env.flush_all()
-            cr.execute(extras_sql("update_webhook"))  # ALTER TABLE update_webhook ...
-            partner.write({"comment": "after the DDL"})
-            env.flush_all()
-        self.assertEqual(
-            self.notifications(),
-            [(NOTIFY_CHANNEL, f"{txid};res.partner")] * 2,  # the events before, then all
-        )
 
     def test_no_notify_for_a_rolled_back_transaction(self):
         with self.registry.cursor() as cr:
