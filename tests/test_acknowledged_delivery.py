@@ -198,3 +198,33 @@ async def _identity(database_url: str) -> DatabaseIdentity:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def test_tokens_stay_short_while_many_transactions_run(stack: Stack) -> None:
+    """A position cut while many transactions run lists them all; its token
+    names it by digest and stays within the 512 characters a pull accepts."""
+    stack.write(("res.partner", 1, "create"))
+    token = stack.pull().json()["next_sync_token"]
+    running = [psycopg.connect(stack.database_url) for _ in range(45)]
+    try:
+        for conn in running:
+            conn.execute("SELECT txid_current()")  # a writing transaction, open
+        stack.write(("res.partner", 2, "create"))
+        first = stack.pull(sync_token=token).json()
+        assert [e["record_id"] for e in first["events"]] == [2]
+        assert len(first["next_sync_token"]) <= 512
+        stack.write(("res.partner", 3, "create"))
+        again = stack.pull(sync_token=token).json()  # the first answer was lost
+        assert [e["record_id"] for e in again["events"]] == [2, 3]
+        # A superseded answer arriving late names, by digest, neither position
+        # the state holds: it cannot be placed, so it is refused (resync).
+        late = stack.pull(sync_token=first["next_sync_token"])
+        assert late.status_code == 409 and late.json()["code"] == "resync_required"
+        second = stack.pull(sync_token=again["next_sync_token"]).json()
+        assert second["events"] == [] and len(second["next_sync_token"]) <= 512
+    finally:
+        for conn in running:
+            conn.close()
+    stack.write(("res.partner", 4, "create"))
+    last = stack.pull(sync_token=second["next_sync_token"]).json()
+    assert [e["record_id"] for e in last["events"]] == [4]

@@ -120,13 +120,16 @@ def _start_position(
         raise InvalidSyncToken("sync_token belongs to another device")
     # A token between the acknowledged and the issued position is an answer
     # that arrived after all, though the device pulled again meanwhile.
-    if not (state.acknowledged.order_key <= claims.position.order_key <= state.issued.order_key):
+    position = claims.resolve(state.acknowledged, state.issued)
+    if position is None or not (
+        state.acknowledged.order_key <= position.order_key <= state.issued.order_key
+    ):
         raise StaleSyncToken(
             "sync_token does not match this device's sync state (it was reset, "
             "superseded, or the database was restored); reset (position=head), then"
             " reload your data"
         )
-    return claims.position, True
+    return position, True
 
 
 async def pull(

@@ -10,7 +10,10 @@ history even when uuid and epoch agree.
 
 Layout: ``v2.<base64url payload>.<base64url signature>``, the payload being
 ``uuid:epoch:state_id:user_id:<position>`` (sync/position.py's text form:
-two snapshots and the last event). Tokens of servers before commit-order
+two snapshots and the last event). A position too long for a token of at
+most 512 characters (many transactions were running when it was cut) goes as
+``#<digest>`` of its text instead, which the engine looks up among the
+positions the device's state holds. Tokens of servers before commit-order
 delivery, ``v1`` with ``txid:event_id`` in place of the position, are still
 read: their cursor converts to the same position, so no device resyncs.
 """
@@ -25,9 +28,9 @@ from dataclasses import dataclass
 
 from .cursor import Cursor
 from .errors import InvalidSyncToken, StaleSyncToken
-from .position import Position
+from .position import START, Position
 
-__all__ = ["DatabaseIdentity", "TokenClaims", "mint", "read"]
+__all__ = ["DatabaseIdentity", "TokenClaims", "mint", "position_digest", "read"]
 
 _VERSION = "v2"
 _LEGACY_VERSION = "v1"
@@ -41,11 +44,29 @@ class DatabaseIdentity:
     secret: bytes
 
 
+# Longer position texts go as a digest: the token stays under 512 characters.
+_INLINE_POSITION_CHARS = 250
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     state_id: int
     user_id: int
     position: Position
+    # Read from a token naming its position by digest: `position` is then a
+    # placeholder and the engine resolves the digest (see `resolve`).
+    position_digest: str | None = None
+
+    def resolve(self, *candidates: Position) -> Position | None:
+        """The position the token names, among `candidates` when it carries
+        a digest; None when it is none of them."""
+        if self.position_digest is None:
+            return self.position
+        return next((p for p in candidates if position_digest(p) == self.position_digest), None)
+
+
+def position_digest(position: Position) -> str:
+    return hashlib.sha256(position.text().encode("ascii")).hexdigest()[:32]
 
 
 def _b64(data: bytes) -> str:
@@ -67,7 +88,9 @@ def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
             identity.epoch,
             str(claims.state_id),
             str(claims.user_id),
-            claims.position.text(),
+            text
+            if len(text := claims.position.text()) <= _INLINE_POSITION_CHARS
+            else "#" + position_digest(claims.position),
         )
     ).encode("ascii")
     return f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}"
@@ -83,11 +106,17 @@ def read(identity: DatabaseIdentity, token: str) -> TokenClaims:
         signature = _unb64(parts[2])
         if parts[0] == _LEGACY_VERSION:
             uuid, epoch, state_id, user_id, txid, event_id = payload.decode("ascii").split(":")
-            position = Position.of_cursor(Cursor(int(txid), int(event_id)))
+            claims = TokenClaims(
+                int(state_id), int(user_id), Position.of_cursor(Cursor(int(txid), int(event_id)))
+            )
         else:
-            uuid, epoch, state_id, user_id, position_text = payload.decode("ascii").split(":", 4)
-            position = Position.parse(position_text)
-        claims = TokenClaims(int(state_id), int(user_id), position)
+            uuid, epoch, state_id, user_id, where = payload.decode("ascii").split(":", 4)
+            if where.startswith("#"):
+                if len(where) != 33:
+                    raise ValueError("malformed position digest")
+                claims = TokenClaims(int(state_id), int(user_id), START, where[1:])
+            else:
+                claims = TokenClaims(int(state_id), int(user_id), Position.parse(where))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidSyncToken("sync_token is malformed") from None
     if (uuid, epoch) != (identity.uuid, identity.epoch):
