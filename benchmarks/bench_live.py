@@ -17,7 +17,9 @@ What it does:
    process (POOL_MAX_SIZE from the environment, default 10; no rate limit).
 3. Ramp-up: `--devices` devices, spread over `--client-processes` asyncio
    load-generator processes, connect at `--ramp-rate` devices a second, each
-   on its own keep-alive HTTP/1.1 connection over loopback, and loop
+   on its own keep-alive HTTP/1.1 connection over loopback (first pulls
+   spread over at least one `--wait`, so that their waits end spread out
+   too, as for devices that came online at random), and loop
    { pull with wait=`--wait`, limit 100, the previous next_sync_token }. The
    ramp-up ends when the server's gauge `odoo_sync_long_polls_waiting` counts
    (nearly) all of them waiting.
@@ -36,7 +38,10 @@ What it does:
    long tx other db   10 tx/s while a transaction (txid_current()) is held
                       open in the other database of the cluster
 
-   After the last phase, `--drain` seconds for late answers.
+   After the last phase, a drain for late answers: at least `--drain`
+   seconds, then until every device waits again (at most `--drain-max`).
+   A phase that saturates the machine leaves a backlog to the next one:
+   read the phases in order.
 
 Subscriptions. The bare database has no Odoo tables, so the server applies
 no access rights and app type manager_app takes any models_filter. Each
@@ -73,7 +78,8 @@ How to read the table (one column per phase):
   the writer, from /proc/<pid>/stat (utime+stime+cutime+cstime); per commit,
   and in cores (CPU seconds / phase seconds). "server CPU ms/device/h" in
   the quiet phase is the idle cost of one waiting device. "other load": busy
-  cores of the machine (/proc/stat) not spent by the processes above.
+  cores of the machine (/proc/stat) not spent by the benchmark's process
+  tree (which includes PostgreSQL, FakeOdoo and the benchmark itself).
 - server RSS: summed over the server's processes, the phase's maximum.
 - PG connections: pg_stat_activity sampled every second, client backends
   of the cluster (incl. the sampler and the writer) and the server's own
@@ -222,6 +228,7 @@ class Snapshot:
     clients: float
     writer: float
     busy: float
+    ours: float  # this process and all its descendants (PostgreSQL and FakeOdoo too)
 
 
 # ----------------------------------------------------------- the client
@@ -626,9 +633,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-processes", type=int, default=4, help="load processes")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
-        "--ramp-rate", type=float, default=500.0, help="devices connecting a second at ramp-up"
+        "--ramp-rate",
+        type=float,
+        default=500.0,
+        help="most devices connecting a second at ramp-up (which lasts at least --wait)",
     )
-    parser.add_argument("--drain", type=float, default=10.0, help="seconds after the last phase")
+    parser.add_argument(
+        "--drain", type=float, default=5.0, help="least seconds after the last phase"
+    )
+    parser.add_argument(
+        "--drain-max",
+        type=float,
+        default=180.0,
+        help="most seconds after the last phase, waiting for every device to wait again",
+    )
     parser.add_argument(
         "--client", choices=("raw", "httpx"), default="raw", help="HTTP client of the devices"
     )
@@ -748,7 +766,7 @@ def _print_table(
     seconds = [h * 3600 for h in hours]
     cpu = {
         name: [getattr(snaps[i + 1], name) - getattr(snaps[i], name) for i in range(len(reports))]
-        for name in ("server", "postgres", "clients", "writer", "busy")
+        for name in ("server", "postgres", "clients", "writer", "busy", "ours")
     }
 
     def per_commit(values: list[float]) -> list[str]:
@@ -782,13 +800,8 @@ def _print_table(
     row("PostgreSQL CPU cores", cores(cpu["postgres"]))
     row("load generator cores", cores(cpu["clients"]))
     row("writer cores", cores(cpu["writer"]))
-    other = [
-        b - s - p - c - w
-        for b, s, p, c, w in zip(
-            cpu["busy"], cpu["server"], cpu["postgres"], cpu["clients"], cpu["writer"], strict=True
-        )
-    ]
-    row("other load cores", cores([max(0.0, o) for o in other]))
+    other = [max(0.0, b - o) for b, o in zip(cpu["busy"], cpu["ours"], strict=True)]
+    row("other load cores", cores(other))
     rss, conns, server_conns = [], [], []
     for r in reports:
         inside = [s for s in sampler.samples if r.phase.start <= s[0] < r.phase.end]
@@ -859,6 +872,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server up on port {port} (log in {logdir}); Odoo stand-in at {odoo_url}")
 
         subs = _subscriptions(args.devices, args.models, args.seed)
+        # First pulls spread over at least one wait, so that the waits also end
+        # spread out: the steady state of devices that came online at random.
+        ramp_seconds = max(args.devices / args.ramp_rate, args.wait)
         ramp_start = time.time() + 1.0
         for p in range(args.client_processes):
             mine = list(range(p, args.devices, args.client_processes))
@@ -867,7 +883,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=port,
                 session_id=session_id,
                 devices=[(i, f"bench-{i:06d}", [_model_name(m) for m in subs[i]]) for i in mine],
-                start_times=[ramp_start + i / args.ramp_rate for i in mine],
+                start_times=[ramp_start + i * ramp_seconds / args.devices for i in mine],
                 wait=args.wait,
                 kind=args.client,
             )
@@ -877,7 +893,7 @@ def main(argv: list[str] | None = None) -> int:
             clients.append((process, parent_end))
 
         # Ramp-up: until (nearly) every device waits.
-        deadline = ramp_start + args.devices / args.ramp_rate + 120
+        deadline = ramp_start + ramp_seconds + 120
         waiting: int | None = 0
         wanted = args.devices - args.devices // 1000
         while time.time() < deadline:
@@ -885,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
             waiting = _waiting_pulls(port)
             if waiting is None:  # no gauge: count the device states
                 waiting = _states(url)
-            if time.time() > ramp_start + args.devices / args.ramp_rate and waiting >= wanted:
+            if time.time() > ramp_start + ramp_seconds and waiting >= wanted:
                 break
         print(
             f"ramp-up: {waiting:,} of {args.devices:,} devices waiting after"
@@ -920,6 +936,7 @@ def main(argv: list[str] | None = None) -> int:
                 _tree(table, [p.pid for p, _ in clients if p.pid])[0],
                 _tree(table, [writer.pid] if writer.pid else [])[0],
                 _machine_busy(),
+                _tree(table, [os.getpid()])[0],
             )
 
         snaps: list[Snapshot] = []
@@ -929,8 +946,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  phase {phase.name} ...", flush=True)
         time.sleep(max(0.0, phases[-1].end - time.time()))
         snaps.append(snapshot())
-        drain_end = phases[-1].end + args.drain
-        time.sleep(max(0.0, drain_end - time.time()))
+        # Drain: at least --drain seconds, then until every device waits again
+        # (it has had every answer due), at most --drain-max seconds.
+        time.sleep(max(0.0, phases[-1].end + args.drain - time.time()))
+        while time.time() < phases[-1].end + args.drain_max:
+            waiting = _waiting_pulls(port)
+            if waiting is None or waiting >= wanted:
+                break
+            time.sleep(1)
+        drain_end = time.time()
+        print(f"drained in {drain_end - phases[-1].end:.1f} s", flush=True)
         sampler.stop.set()
 
         writer_result: WriterResult = writer_end.recv()
