@@ -217,7 +217,6 @@ class TestSchemaChangesAfterEvents(WebhookCase):
         self.env["res.partner"].create({"name": "Before the DDL"})
         self.env.flush_all()
         self.env.cr.execute(extras_sql("update_webhook"))  # ALTER TABLE update_webhook ...
-        self.env["update.webhook"]._auto_init()
         self.env["res.partner"].create({"name": "After the DDL"})
         self.env.flush_all()
         self.env.cr.execute(extras_sql("update_webhook"))
