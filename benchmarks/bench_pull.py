@@ -68,8 +68,10 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
-from odoo_webhook_server.storage.events import _ALL_MODELS, _SOME_MODELS
+from odoo_webhook_server.storage.events import _ALL_MODELS, _SOME_MODELS, page_params
 from odoo_webhook_server.storage.schema import init_db
+from odoo_webhook_server.sync.cursor import Cursor
+from odoo_webhook_server.sync.position import Position
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -339,7 +341,8 @@ def _restore(conn: Conn, devices: Sequence[Device]) -> None:
         """
         UPDATE user_sync_state s
            SET ack_txid = v.ack_txid, last_event_id = v.ack_event_id,
-               issued_txid = v.issued_txid, issued_event_id = v.issued_event_id
+               issued_txid = v.issued_txid, issued_event_id = v.issued_event_id,
+               ack_position = NULL, issued_position = NULL
           FROM unnest(%s::int[], %s::int8[], %s::int[], %s::int8[], %s::int[])
                AS v (id, ack_txid, ack_event_id, issued_txid, issued_event_id)
          WHERE s.id = v.id
@@ -389,7 +392,10 @@ def _start_server(
 ) -> None:
     port = _free_port()
     env = dict(os.environ)
-    env.update(DATABASE_URL=db.url, ODOO_URL=odoo_url, ODOO_DB=ODOO_DB)
+    # The benchmark pulls far faster than an app: no rate limit.
+    env.update(
+        DATABASE_URL=db.url, ODOO_URL=odoo_url, ODOO_DB=ODOO_DB, RATE_LIMIT_PULL_PER_MINUTE="0"
+    )
     log = open(logdir / f"server-{db.label.lower()}.log", "wb")  # noqa: SIM115 (lives with the process)
     if command:
         argv = [part.format(port=port, workers=workers) for part in shlex.split(command)]
@@ -843,12 +849,8 @@ def _explain(db: Database) -> None:
             ),
         ]
         for title, query, (txid, event_id), models in cases:
-            params = {
-                "txid": txid,
-                "event_id": event_id,
-                "limit": LIMIT + 1,
-                "models": models or [],
-            }
+            position = Position.of_cursor(Cursor(txid, event_id))
+            params = page_params(position, tuple(models) if models else None, LIMIT + 1)
             print(
                 f"\n== EXPLAIN (ANALYZE, BUFFERS) of the events query on {db.label}: {title};"
                 f" after ({txid}, {event_id}), limit {LIMIT + 1}"

@@ -25,6 +25,7 @@ __all__ = [
     "event_of",
     "head",
     "page_after",
+    "page_params",
     "purged_after",
     "snapshot",
 ]
@@ -131,16 +132,11 @@ async def snapshot(conn: Conn) -> Snapshot:
     return Snapshot.parse(cast(str, row[0]))
 
 
-async def page_after(
-    conn: Conn,
-    position: Position,
-    models: tuple[str, ...] | None,
-    limit: int,
-    now: Snapshot | None = None,
-) -> Page:
-    """Up to `limit` events after `position`, of `models` (None = all), at
-    snapshot `now` (None: the query's own)."""
-    params: dict[str, object] = {
+def page_params(
+    position: Position, models: tuple[str, ...] | None, limit: int, now: Snapshot | None = None
+) -> dict[str, object]:
+    """The parameters of the events query (_ALL_MODELS / _SOME_MODELS)."""
+    return {
         "now": now.text() if now is not None else None,
         "base_xmax": position.base.xmax,
         "base_xip": list(position.base.xip),
@@ -151,6 +147,18 @@ async def page_after(
         "limit": limit,
         "models": list(models or ()),
     }
+
+
+async def page_after(
+    conn: Conn,
+    position: Position,
+    models: tuple[str, ...] | None,
+    limit: int,
+    now: Snapshot | None = None,
+) -> Page:
+    """Up to `limit` events after `position`, of `models` (None = all), at
+    snapshot `now` (None: the query's own)."""
+    params = page_params(position, models, limit, now)
     cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
     rows = await cur.fetchall()
     now = Snapshot.parse(cast(str, rows[0][0]))
