@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 from odoo_webhook_core.capture import CapturedChange
+
+from odoo_webhook_server.schemas.v2 import EventOut, PullOut, pull_out_json
+from odoo_webhook_server.sync.events import Event
 
 from .conftest import Stack
 
@@ -67,3 +73,32 @@ def test_guide_testing_sequence(stack: Stack) -> None:
 
         replay = client.post("/api/v2/sync/pull", json=body).json()
         assert [e["id"] for e in replay["events"]] == [e["id"] for e in pulled["events"]]
+
+
+def test_pull_answers_are_written_as_pull_out_would_write_them() -> None:
+    """The pull's JSON is written directly (the hot path); it must be what the
+    documented schema, PullOut, would give."""
+    naive = datetime(2026, 11, 30, 12, 0, 0, 123456)
+    events = [
+        Event(1, 10, "res.partner", 7, "create", naive, 2, ()),
+        Event(2, 10, "sale.order", 8, "write", naive, None, ("name", "état")),
+        Event(3, 11, "res.partner", 9, "unlink", naive.replace(tzinfo=UTC), 5, ()),
+    ]
+    for resync_reason in (None, "events of sale.order … were deleted"):
+        fields = {
+            "next_sync_token": "v2.abc.def",
+            "last_sync_time": naive,
+            "has_more": True,
+            "models_not_readable": ["stock.picking"],
+        }
+        direct = pull_out_json(events, resync_reason=resync_reason, **fields)  # type: ignore[arg-type]
+        documented = PullOut(
+            has_updates=True,
+            new_events_count=3,
+            events=[EventOut.of(event) for event in events],
+            resync_required=resync_reason is not None,
+            resync_reason=resync_reason,
+            **fields,
+        ).model_dump_json()
+        assert json.loads(direct) == json.loads(documented)
+        assert PullOut.model_validate_json(direct)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -39,14 +41,14 @@ def _unique(models: list[str]) -> list[str]:
     return list(dict.fromkeys(models))
 
 
-# Odoo stores naive UTC; the API says so explicitly.
-UtcDatetime = Annotated[
-    datetime,
-    PlainSerializer(
-        lambda d: (d if d.tzinfo else d.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
-        return_type=str,
-    ),
-]
+def utc_text(moment: datetime) -> str:
+    """ISO 8601 with Z: Odoo stores naive UTC; the API says so explicitly."""
+    return (
+        (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
+    )
+
+
+UtcDatetime = Annotated[datetime, PlainSerializer(utc_text, return_type=str)]
 DeviceId = Annotated[
     str,
     Field(min_length=1, max_length=255, description="Unique per device, e.g. androidInfo.id."),
@@ -144,6 +146,49 @@ class PullOut(BaseModel):
         "this list, its events of the meantime are behind the device's position: "
         "reset (position=head) and reload the data.",
     )
+
+
+def pull_out_json(
+    events: Sequence[Event],
+    *,
+    next_sync_token: str,
+    last_sync_time: datetime,
+    has_more: bool,
+    resync_reason: str | None,
+    models_not_readable: Sequence[str],
+) -> bytes:
+    """PullOut's JSON, written directly: a pull answer is the hot path, and
+    building a hundred models to serialise them costs more than the pull's
+    SQL. tests/test_api_basics.py checks it against PullOut."""
+    return json.dumps(
+        {
+            "status": "success",
+            "has_updates": bool(events),
+            "new_events_count": len(events),
+            "events": [
+                {
+                    "id": event.id,
+                    "model": event.model,
+                    "record_id": event.record_id,
+                    "event": event.event,
+                    "timestamp": utc_text(event.timestamp),
+                    "user_id": event.user_id,
+                    "changed_fields": list(event.changed_fields)
+                    if event.event == "write"
+                    else None,
+                }
+                for event in events
+            ],
+            "next_sync_token": next_sync_token,
+            "last_sync_time": utc_text(last_sync_time),
+            "has_more": has_more,
+            "resync_required": resync_reason is not None,
+            "resync_reason": resync_reason,
+            "models_not_readable": list(models_not_readable),
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
 
 
 class StateOut(BaseModel):

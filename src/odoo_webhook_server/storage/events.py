@@ -9,15 +9,15 @@ not on the table or on how long another transaction stays open.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from psycopg import AsyncConnection
 
 from ..sync.cursor import Cursor
-from ..sync.events import Event, EventKind
-from ..sync.position import Position, Snapshot
+from ..sync.events import Event
+from ..sync.position import START, Position, Snapshot
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -26,7 +26,6 @@ __all__ = [
     "head",
     "page_after",
     "page_params",
-    "purged_after",
     "snapshot",
 ]
 
@@ -36,17 +35,19 @@ EVENT_COLUMNS = 'id, txid, model, record_id, event, "timestamp", user_id, change
 _COLUMNS = ", ".join(f"e.{column}" for column in EVENT_COLUMNS.split(", "))
 
 
-def event_of(row: tuple[object, ...]) -> Event:
-    """An Event from the columns EVENT_COLUMNS, in that order."""
+def event_of(row: Sequence[Any]) -> Event:
+    """An Event from the columns EVENT_COLUMNS, in that order (plain
+    positional: a pull builds hundreds of them)."""
+    event_id, txid, model, record_id, kind, timestamp, user_id, fields = row
     return Event(
-        id=cast(int, row[0]),
-        txid=cast(int, row[1]),
-        model=cast(str, row[2]),
-        record_id=cast(int, row[3]),
-        event=cast(EventKind, row[4]),
-        timestamp=cast(datetime, row[5]),
-        user_id=cast("int | None", row[6]),
-        changed_fields=tuple(f for f in cast(str, row[7] or "").split(",") if f),
+        event_id,
+        txid,
+        model,
+        record_id,
+        kind,
+        timestamp,
+        user_id,
+        tuple(f for f in fields.split(",") if f) if fields else (),
     )
 
 
@@ -93,9 +94,17 @@ def _keys(model_filter: str) -> str:
 # (its committed transactions are visible to any later statement).
 _NOW = "WITH now AS (SELECT coalesce(%(now)s::txid_snapshot, txid_current_snapshot()) AS snap)"
 
+# Whether events of these models after the position's low-water cursor were
+# deleted (archiving, v1 cleanup): the device must resync. Checked in the
+# same statement as the page, which it overrides.
+_LOST = """(SELECT p.model FROM update_webhook_purge p
+            WHERE %(check_purge)s AND (p.txid, p.event_id) > (%(floor_txid)s, %(floor_id)s)
+              AND (%(all)s OR p.model = ANY(%(models)s::varchar[]))
+            ORDER BY p.model LIMIT 1)"""
+
 _ALL_MODELS = f"""
 {_NOW}
-SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
+SELECT (SELECT snap FROM now)::text, {_LOST}, page.phase, {_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT k.* FROM ({_keys("")}) k
               ORDER BY k.phase, k.txid, k.id LIMIT %(limit)s) page ON true
@@ -105,7 +114,7 @@ SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
 
 _SOME_MODELS = f"""
 {_NOW}
-SELECT (SELECT snap FROM now)::text, page.phase, {_COLUMNS}
+SELECT (SELECT snap FROM now)::text, {_LOST}, page.phase, {_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT k.* FROM unnest(%(models)s::varchar[]) AS wanted(model)
               CROSS JOIN LATERAL ({_keys("AND x.model = wanted.model")}) k
@@ -123,6 +132,7 @@ class Page:
     now: Snapshot
     events: list[Event]
     in_top: list[bool]
+    lost: str | None = None  # a model of which events after the position were deleted
 
 
 async def snapshot(conn: Conn) -> Snapshot:
@@ -133,9 +143,16 @@ async def snapshot(conn: Conn) -> Snapshot:
 
 
 def page_params(
-    position: Position, models: tuple[str, ...] | None, limit: int, now: Snapshot | None = None
+    position: Position,
+    models: tuple[str, ...] | None,
+    limit: int,
+    now: Snapshot | None = None,
+    purge_floor: Cursor | None = None,
 ) -> dict[str, object]:
-    """The parameters of the events query (_ALL_MODELS / _SOME_MODELS)."""
+    """The parameters of the events query (_ALL_MODELS / _SOME_MODELS). The
+    purge check looks after `purge_floor` (default: the position's low-water
+    cursor); never for a device at the start, which has missed nothing."""
+    floor = purge_floor if purge_floor is not None else position.low_water
     return {
         "now": now.text() if now is not None else None,
         "base_xmax": position.base.xmax,
@@ -146,6 +163,10 @@ def page_params(
         "after_id": position.after.event_id,
         "limit": limit,
         "models": list(models or ()),
+        "all": models is None,
+        "check_purge": position != START,
+        "floor_txid": floor.txid,
+        "floor_id": floor.event_id,
     }
 
 
@@ -155,36 +176,19 @@ async def page_after(
     models: tuple[str, ...] | None,
     limit: int,
     now: Snapshot | None = None,
+    purge_floor: Cursor | None = None,
 ) -> Page:
     """Up to `limit` events after `position`, of `models` (None = all), at
-    snapshot `now` (None: the query's own)."""
-    params = page_params(position, models, limit, now)
+    snapshot `now` (None: the query's own); or, in `lost`, a model of which
+    events the device had not received were deleted."""
+    params = page_params(position, models, limit, now, purge_floor)
     cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
     rows = await cur.fetchall()
     now = Snapshot.parse(cast(str, rows[0][0]))
-    found = [row for row in rows if row[1] is not None]
-    return Page(now, [event_of(row[2:]) for row in found], [row[1] == 1 for row in found])
-
-
-async def purged_after(conn: Conn, cursor: Cursor, models: tuple[str, ...] | None) -> str | None:
-    """A model of `models` (None = any) of which events after `cursor` were
-    deleted (by archiving or a v1 cleanup), or None when nothing was lost."""
-    cur = await conn.execute(
-        """
-        SELECT model FROM update_webhook_purge
-         WHERE (txid, event_id) > (%(txid)s, %(event_id)s)
-           AND (%(all)s OR model = ANY(%(models)s::varchar[]))
-         ORDER BY model LIMIT 1
-        """,
-        {
-            "txid": cursor.txid,
-            "event_id": cursor.event_id,
-            "all": models is None,
-            "models": list(models or ()),
-        },
-    )
-    row = await cur.fetchone()
-    return cast(str, row[0]) if row else None
+    if rows[0][1] is not None:
+        return Page(now, [], [], lost=cast(str, rows[0][1]))
+    found = [row for row in rows if row[2] is not None]
+    return Page(now, [event_of(row[3:]) for row in found], [row[2] == 1 for row in found])
 
 
 async def head(conn: Conn) -> Position:

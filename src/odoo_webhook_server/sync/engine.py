@@ -154,26 +154,24 @@ async def pull(
                 " reset its sync state before changing them"
             )
         start, acknowledged = _start_position(identity, state, request.sync_token)
-        if start != START:
-            lost_model = await event_store.purged_after(conn, start.low_water, models)
-            if lost_model is not None:
-                # Nothing is served or moved: the device must reload, then reset.
-                return PullResult(
-                    events=[],
-                    next_sync_token=sync_token.mint(
-                        identity, TokenClaims(state.id, state.user_id, start)
-                    ),
-                    last_sync_time=state.last_sync_time or utcnow(),
-                    has_more=False,
-                    models_not_readable=not_readable,
-                    models=models,
-                    resync_reason=(
-                        f"events of {lost_model} after this device's position were deleted"
-                        " (archived more than the retention period ago, or cleaned up)"
-                        " before it acknowledged them; reset (position=head), then reload your data"
-                    ),
-                )
         page = await event_store.page_after(conn, start, models, request.limit + 1)
+        if page.lost is not None:
+            # Nothing is served or moved: the device must reload, then reset.
+            return PullResult(
+                events=[],
+                next_sync_token=sync_token.mint(
+                    identity, TokenClaims(state.id, state.user_id, start)
+                ),
+                last_sync_time=state.last_sync_time or utcnow(),
+                has_more=False,
+                models_not_readable=not_readable,
+                models=models,
+                resync_reason=(
+                    f"events of {page.lost} after this device's position were deleted"
+                    " (archived more than the retention period ago, or cleaned up)"
+                    " before it acknowledged them; reset (position=head), then reload your data"
+                ),
+            )
         # Nothing new: the device stays where it is, and devices served
         # together stay at one position, which a later commit serves at once.
         resting = max(start, state.issued, key=lambda position: position.order_key)
@@ -258,15 +256,13 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
         snapshot = await event_store.snapshot(conn)
         for members in groups.values():
             first = members[0]
-            floor = min((m.position.low_water for m in members), default=first.position.low_water)
-            if first.position != START and await event_store.purged_after(
-                conn, floor, first.models
-            ):
+            floor = min(m.position.low_water for m in members)
+            page = await event_store.page_after(
+                conn, first.position, first.models, first.limit + 1, snapshot, floor
+            )
+            if page.lost is not None:
                 outcomes.update((id(m), None) for m in members)
                 continue
-            page = await event_store.page_after(
-                conn, first.position, first.models, first.limit + 1, snapshot
-            )
             if not page.events:
                 outcomes.update((id(m), _nothing(m, now)) for m in members)
                 continue

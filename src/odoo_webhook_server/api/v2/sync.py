@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from ...auth.odoo_session import OdooSession
 from ...observability import context, metrics
-from ...schemas.v2 import DeviceId, EventOut, PullIn, PullOut, ResetOut, StateOut
+from ...schemas.v2 import DeviceId, PullIn, PullOut, ResetOut, StateOut, pull_out_json
 from ...sync import engine
 from ..deps import CurrentSession, Database, ensure_may_act_for, get_identity
 from ..responses import AUTHENTICATED, errors
@@ -21,7 +21,7 @@ DeviceIdQuery = Annotated[DeviceId, Query()]
 
 
 @router.post("/pull", response_model=PullOut, responses=errors(*AUTHENTICATED, 400, 403, 409, 422))
-async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullOut:
+async def pull(body: PullIn, session: CurrentSession, request: Request) -> Response:
     """Events after the device's position, coalesced per record.
 
     Send back `next_sync_token` as `sync_token` to acknowledge a response: a
@@ -67,16 +67,16 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> PullO
     metrics.PULLS.labels(body.app_type).inc()
     metrics.EVENTS_DELIVERED.labels(body.app_type).inc(len(result.events))
     context.note(device=body.device_id, app_type=body.app_type, events=len(result.events))
-    return PullOut(
-        has_updates=bool(result.events),
-        new_events_count=len(result.events),
-        events=[EventOut.of(event) for event in result.events],
-        next_sync_token=result.next_sync_token,
-        last_sync_time=result.last_sync_time,
-        has_more=result.has_more,
-        resync_required=result.resync_reason is not None,
-        resync_reason=result.resync_reason,
-        models_not_readable=list(result.models_not_readable),
+    return Response(
+        pull_out_json(
+            result.events,
+            next_sync_token=result.next_sync_token,
+            last_sync_time=result.last_sync_time,
+            has_more=result.has_more,
+            resync_reason=result.resync_reason,
+            models_not_readable=result.models_not_readable,
+        ),
+        media_type="application/json",
     )
 
 
