@@ -84,9 +84,12 @@ How to read the table (one column per phase):
 - PG connections: pg_stat_activity sampled every second, client backends
   of the cluster (incl. the sampler and the writer) and the server's own
   (application_name odoo-webhook-server), the phase's maximum.
-- errors: non-200 answers, exceptions (connection lost, bad answer),
+- errors: non-200 answers (by status and reason: "HTTP 503 busy" is the
+  server's pool timeout), exceptions (connection lost, bad answer),
   timeouts (no answer within wait + 30 s), missed and unexpected events
-  (an event for a device not subscribed to its model, or never committed).
+  (an event for a device not subscribed to its model, or never committed);
+  errors during the ramp-up are listed at the end. After a failure a device
+  retries after 1, 2, 4 ... 30 s (+-50 %), as a well-behaved app backs off.
 
 It exits 0 whatever the latencies: it measures, it does not judge.
 """
@@ -136,6 +139,7 @@ BENCH_DB = "bench_live"
 OTHER_DB = "bench_live_other"
 PULL_PATH = "/api/v2/sync/pull"
 TIMEOUT_MARGIN = 30.0  # a pull may take wait + this before it counts as timed out
+MAX_BACKOFF = 30.0  # after failures in a row, a device retries after 1, 2, 4 ... this, +-50 %
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -340,7 +344,10 @@ async def _device(
     }
     timeout = job.wait + TIMEOUT_MARGIN
     device, record, received = rec.device, rec.record, rec.received
+    failures = 0  # in a row: the retry backs off
     while True:
+        if failures:
+            await asyncio.sleep(min(MAX_BACKOFF, 2.0 ** (failures - 1)) * random.uniform(0.5, 1.5))
         body = json.dumps(request).encode()
         try:
             async with asyncio.timeout(timeout):
@@ -351,20 +358,18 @@ async def _device(
                     status, data = response.status_code, response.content
         except TimeoutError:
             rec.error("timeout", f"{device_id}: no answer in {timeout:g} s")
+            failures += 1
             continue
-        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        except Exception as exc:  # connection lost, bad answer, httpx's own errors
             rec.error("exception", f"{device_id}: {exc!r}")
-            await asyncio.sleep(1)
-            continue
-        except Exception as exc:  # httpx's own errors
-            rec.error("exception", f"{device_id}: {exc!r}")
-            await asyncio.sleep(1)
+            failures += 1
             continue
         now = time.time()
         if status != 200:
-            rec.error("status", f"{device_id}: HTTP {status} {data[:200]!r}")
-            await asyncio.sleep(1)
+            rec.error(_status_kind(status, data), f"{device_id}: HTTP {status} {data[:200]!r}")
+            failures += 1
             continue
+        failures = 0
         rec.answers.append(now)
         answer = json.loads(data)
         request["sync_token"] = answer["next_sync_token"]
@@ -372,6 +377,15 @@ async def _device(
             device.append(index)
             record.append(event["record_id"])
             received.append(now)
+
+
+def _status_kind(status: int, data: bytes) -> str:
+    """`HTTP 503 busy`: the status and the error's reason (or code)."""
+    detail = ""
+    with contextlib.suppress(ValueError, AttributeError):
+        answer = json.loads(data)
+        detail = str(answer.get("reason") or answer.get("code") or "")
+    return f"HTTP {status} {detail}".strip()
 
 
 async def _run_client(job: ClientJob, stop: multiprocessing.connection.Connection) -> ClientResult:
@@ -685,7 +699,7 @@ def _report(
     writer: WriterResult,
     clients: list[ClientResult],
     drain_end: float,
-) -> tuple[list[PhaseReport], int, int]:
+) -> tuple[list[PhaseReport], int, dict[str, int]]:
     """Per phase figures; also the events received outside any phase's
     commits (unexpected) and the errors before the first phase."""
     reports = [PhaseReport(p) for p in phases]
@@ -709,7 +723,7 @@ def _report(
                 return i
         return -1
 
-    early_errors = 0
+    early_errors: dict[str, int] = {}
     for result in clients:
         devices = array.array("i")
         devices.frombytes(result.device)
@@ -739,7 +753,7 @@ def _report(
         for at, kind in result.errors:
             i = phase_of(at)
             if i < 0:
-                early_errors += 1
+                early_errors[kind] = early_errors.get(kind, 0) + 1
             else:
                 reports[i].errors[kind] = reports[i].errors.get(kind, 0) + 1
     for report in reports:
@@ -811,8 +825,11 @@ def _print_table(
     row("server RSS MB (max)", rss)
     row("PG connections (max)", conns)
     row("  of which the server's", server_conns)
-    for kind in ("status", "exception", "timeout"):
-        row(f"errors: {kind}", [str(r.errors.get(kind, 0)) for r in reports])
+    kinds = sorted({kind for r in reports for kind in r.errors})
+    for kind in kinds:
+        row(f"errors: {kind}"[:27], [str(r.errors.get(kind, 0)) for r in reports])
+    if not kinds:
+        row("errors", ["0" for _ in reports])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -893,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
             clients.append((process, parent_end))
 
         # Ramp-up: until (nearly) every device waits.
-        deadline = ramp_start + ramp_seconds + 120
+        deadline = ramp_start + ramp_seconds + 60
         waiting: int | None = 0
         wanted = args.devices - args.devices // 1000
         while time.time() < deadline:
@@ -985,7 +1002,10 @@ def main(argv: list[str] | None = None) -> int:
         if stray:
             problems.append(f"{stray} unexpected events (not subscribed or never committed)")
         if early_errors:
-            problems.append(f"{early_errors} client errors during ramp-up")
+            problems.append(
+                "client errors during ramp-up: "
+                + ", ".join(f"{kind} {n}" for kind, n in sorted(early_errors.items()))
+            )
         problems += [f"writer: {e}" for e in writer_result.errors[:5]]
         for result in client_results:
             problems += result.first_errors[:2]
