@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+import itertools
 
+import httpx
+from cachetools import TTLCache
+
+from odoo_webhook_server.auth.odoo_session import OdooSessionValidator
 from odoo_webhook_server.demo.fake_odoo import FakeOdoo
 from odoo_webhook_server.demo.serving import serve_in_thread
 from odoo_webhook_server.main import create_app
@@ -124,3 +129,19 @@ def test_odoo_unreachable_is_503(database_url: str) -> None:
         response = client.post("/api/v2/sync/pull", json=PULL)
     assert response.status_code == 503
     assert "Traceback" not in response.text
+
+
+def test_a_cached_session_expiring_while_read_is_checked_again(fake_odoo: FakeOdoo) -> None:
+    """The session cache's entry may expire between two looks at it: the
+    validator looks once, and asks Odoo again (a KeyError gave 500s)."""
+    sid = fake_odoo.login("admin")
+    ticks = itertools.count(step=0.6)  # every look at the cache is 0.6 s later
+
+    async def validate_often() -> list[int]:
+        with serve_in_thread(fake_odoo.app()) as odoo_url:
+            async with httpx.AsyncClient() as client:
+                validator = OdooSessionValidator(client, odoo_url=odoo_url, odoo_db="odoo", ttl=1)
+                validator._cache = TTLCache(maxsize=10, ttl=1, timer=lambda: next(ticks))
+                return [(await validator.validate(sid)).uid for _ in range(6)]
+
+    assert asyncio.run(validate_often()) == [2] * 6

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 from cachetools import TTLCache
@@ -43,6 +44,9 @@ class OdooSession:
     name: str = ""
 
 
+_MISSING = object()
+
+
 class OdooSessionValidator:
     def __init__(
         self,
@@ -63,8 +67,10 @@ class OdooSessionValidator:
 
     async def validate(self, session_id: str) -> OdooSession:
         key = hashlib.sha256(session_id.encode()).hexdigest()
-        if self._cache is not None and key in self._cache:
-            session = self._cache[key]
+        # One lookup: between `key in cache` and `cache[key]` the entry may expire.
+        cached = self._cache.get(key, _MISSING) if self._cache is not None else _MISSING
+        if cached is not _MISSING:
+            session = cast("OdooSession | None", cached)
             metrics.SESSION_CACHE.labels("hit").inc()
         elif key in self._inflight:
             metrics.SESSION_CACHE.labels("hit").inc()  # shares a running check

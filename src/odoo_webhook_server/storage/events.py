@@ -104,7 +104,8 @@ _LOST = """(SELECT p.model FROM update_webhook_purge p
 
 _ALL_MODELS = f"""
 {_NOW}
-SELECT (SELECT snap FROM now)::text, {_LOST}, page.phase, {_COLUMNS}
+SELECT (SELECT snap FROM now)::text, txid_current_if_assigned(), {_LOST}, page.phase,
+       {_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT k.* FROM ({_keys("")}) k
               ORDER BY k.phase, k.txid, k.id LIMIT %(limit)s) page ON true
@@ -114,7 +115,8 @@ SELECT (SELECT snap FROM now)::text, {_LOST}, page.phase, {_COLUMNS}
 
 _SOME_MODELS = f"""
 {_NOW}
-SELECT (SELECT snap FROM now)::text, {_LOST}, page.phase, {_COLUMNS}
+SELECT (SELECT snap FROM now)::text, txid_current_if_assigned(), {_LOST}, page.phase,
+       {_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT k.* FROM unnest(%(models)s::varchar[]) AS wanted(model)
               CROSS JOIN LATERAL ({_keys("AND x.model = wanted.model")}) k
@@ -136,10 +138,14 @@ class Page:
 
 
 async def snapshot(conn: Conn) -> Snapshot:
-    cur = await conn.execute("SELECT txid_current_snapshot()::text")
+    cur = await conn.execute("SELECT txid_current_snapshot()::text, txid_current_if_assigned()")
     row = await cur.fetchone()
     assert row is not None
-    return Snapshot.parse(cast(str, row[0]))
+    return _snapshot(row[0], row[1])
+
+
+def _snapshot(text: object, own_txid: object) -> Snapshot:
+    return Snapshot.parse(cast(str, text)).as_others_see_it(cast("int | None", own_txid))
 
 
 def page_params(
@@ -184,11 +190,11 @@ async def page_after(
     params = page_params(position, models, limit, now, purge_floor)
     cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
     rows = await cur.fetchall()
-    now = Snapshot.parse(cast(str, rows[0][0]))
-    if rows[0][1] is not None:
-        return Page(now, [], [], lost=cast(str, rows[0][1]))
-    found = [row for row in rows if row[2] is not None]
-    return Page(now, [event_of(row[3:]) for row in found], [row[2] == 1 for row in found])
+    now = _snapshot(rows[0][0], rows[0][1])
+    if rows[0][2] is not None:
+        return Page(now, [], [], lost=cast(str, rows[0][2]))
+    found = [row for row in rows if row[3] is not None]
+    return Page(now, [event_of(row[4:]) for row in found], [row[3] == 1 for row in found])
 
 
 async def head(conn: Conn) -> Position:
@@ -198,7 +204,8 @@ async def head(conn: Conn) -> Position:
     cur = await conn.execute(
         """
         WITH now AS (SELECT txid_current_snapshot() AS snap)
-        SELECT (SELECT snap FROM now)::text, final.txid, final.id FROM (SELECT 1) AS one
+        SELECT (SELECT snap FROM now)::text, txid_current_if_assigned(), final.txid, final.id
+          FROM (SELECT 1) AS one
           LEFT JOIN (
             SELECT txid, id FROM (
                 (SELECT txid, id FROM update_webhook
@@ -212,6 +219,6 @@ async def head(conn: Conn) -> Position:
     )
     row = await cur.fetchone()
     assert row is not None
-    now = Snapshot.parse(cast(str, row[0]))
-    after = Cursor(cast(int, row[1]), cast(int, row[2])) if row[1] is not None else Cursor(0, 0)
+    now = _snapshot(row[0], row[1])
+    after = Cursor(cast(int, row[2]), cast(int, row[3])) if row[2] is not None else Cursor(0, 0)
     return Position(now, now, after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import cast
 
@@ -21,6 +22,8 @@ __all__ = [
 
 Conn = AsyncConnection[tuple[object, ...]]
 
+log = logging.getLogger(__name__)
+
 _COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, last_sync_time,
               sync_count, is_active, ack_txid, issued_txid, issued_event_id,
               ack_position, issued_position"""
@@ -29,7 +32,14 @@ _COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, la
 def _position(text: object, legacy: Cursor) -> Position:
     """The stored position; a row without one (written before commit-order
     delivery, or moved by the addon to an event) has only its linear cursor."""
-    return Position.parse(cast(str, text)) if text else Position.of_cursor(legacy)
+    if text:
+        try:
+            return Position.parse(cast(str, text))
+        except ValueError:
+            # Never seen; should a row be damaged by hand, its linear cursor
+            # is behind the position: some events come again, none is lost.
+            log.warning("unreadable sync position %r; using the linear cursor", text)
+    return Position.of_cursor(legacy)
 
 
 def _state(row: tuple[object, ...]) -> DeviceState:
