@@ -56,7 +56,7 @@ describe("syncOnce", () => {
     assert.equal(summary.events, got.events.length);
     assert.equal(tokensSeenInApply[0], null, "no token before the first batch is applied");
     const stored = await store.get(`odoo-sync:2:${deviceId}:token`);
-    assert.match(stored ?? "", /^v1\./);
+    assert.match(stored ?? "", /^v2\./);
 
     const state = await sync.state();
     assert.equal(state.device_id, deviceId);
