@@ -12,6 +12,7 @@ from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
 
 from .conftest import PostgresServer, Stack
+from .test_metrics import scrape, value
 
 
 def test_empty_pull_waits_and_wakes_on_a_change(stack: Stack) -> None:
@@ -123,6 +124,7 @@ def test_a_change_outside_the_subscription_does_not_wake_the_device(stack: Stack
     device: dict[str, Any] = {"device_id": "orders-only", "models_filter": ["sale.order"]}
     token = stack.pull(**device).json()["next_sync_token"]
     reads = _sync_count(stack, "orders-only")
+    woken_before = value(scrape(stack.base_url), "odoo_sync_shared_reads_total", what="pulls")
     for delay in (0.3, 0.6, 0.9):
         threading.Timer(
             delay, stack.write, args=(("res.partner", int(delay * 10), "create"),)
@@ -131,6 +133,8 @@ def test_a_change_outside_the_subscription_does_not_wake_the_device(stack: Stack
     body = stack.pull(wait=2, sync_token=token, **device).json()
     assert body["events"] == [] and time.monotonic() - started >= 1.9
     assert _sync_count(stack, "orders-only") == reads + 1  # read once, never woken
+    woken = value(scrape(stack.base_url), "odoo_sync_shared_reads_total", what="pulls")
+    assert woken == woken_before
     # Its own model wakes it at once.
     committed = _write_in_a_moment(stack, ("sale.order", 1, "create"))
     body = stack.pull(wait=30, sync_token=body["next_sync_token"], **device).json()
