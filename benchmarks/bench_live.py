@@ -142,6 +142,7 @@ BENCH_DB = "bench_live"
 OTHER_DB = "bench_live_other"
 PULL_PATH = "/api/v2/sync/pull"
 TIMEOUT_MARGIN = 30.0  # a pull may take wait + this before it counts as timed out
+KEEP_ALIVE = 4.0  # seconds a connection may stay idle before it is opened again
 MAX_BACKOFF = 30.0  # after failures in a row, a device retries after 1, 2, 4 ... this, +-50 %
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -270,10 +271,12 @@ class _Recorder:
         self.answers = array.array("d")
         self.errors: list[tuple[float, str]] = []
         self.first_errors: list[str] = []
+        self.kinds_seen: set[str] = set()
 
     def error(self, kind: str, detail: str) -> None:
         self.errors.append((time.time(), kind))
-        if len(self.first_errors) < 5:
+        if kind not in self.kinds_seen:  # the first example of each kind
+            self.kinds_seen.add(kind)
             self.first_errors.append(f"{kind}: {detail}"[:300])
 
     def result(self) -> ClientResult:
@@ -299,8 +302,25 @@ class _RawConnection:
         ).encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used = 0.0  # time.monotonic() of the last answer
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
+        # A connection idle longer than the server's keep-alive (uvicorn: 5 s),
+        # after a backoff, is closed at the other end: reconnect first, and
+        # once more when a reused connection turns out closed, as HTTP
+        # libraries do; neither counts as an error.
+        if self.writer is not None and time.monotonic() - self.used > KEEP_ALIVE:
+            self.close()
+        for attempt in (1, 2):
+            fresh = self.writer is None
+            try:
+                return await self._post(body)
+            except asyncio.IncompleteReadError as exc:
+                if fresh or exc.partial or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _post(self, body: bytes) -> tuple[int, bytes]:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         try:
@@ -312,6 +332,7 @@ class _RawConnection:
                 raise ValueError("answer without content-length")
             length = int(head[at + 17 : head.index(b"\r\n", at + 2)])
             data = await self.reader.readexactly(length)
+            self.used = time.monotonic()
             if b"\r\nconnection: close" in head:
                 self.close()
             return status, data
@@ -1010,8 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
                 + ", ".join(f"{kind} {n}" for kind, n in sorted(early_errors.items()))
             )
         problems += [f"writer: {e}" for e in writer_result.errors[:5]]
+        examples: dict[str, str] = {}
         for result in client_results:
-            problems += result.first_errors[:2]
+            for example in result.first_errors:
+                examples.setdefault(example.split(":", 1)[0], example)
+        problems += [f"first {example}" for example in examples.values()]
         if any(r.errors for r in reports) or problems:
             print("\nERRORS:")
             for problem in problems:
