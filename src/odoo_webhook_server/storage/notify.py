@@ -89,6 +89,8 @@ class ChangeNotifier:
         self._any_model: set[Waiter] = set()
         # Transactions announced by a notification, until the probe passed them.
         self._announced: set[int] = set()
+        # Transactions the probe found unannounced, and their models.
+        self._suspects: dict[int, set[str]] = {}
 
     # -- life cycle --------------------------------------------------------
 
@@ -228,14 +230,19 @@ class ChangeNotifier:
         cur = await conn.execute(_PROBE_SQL, {"xip": list(seen.xip), "xmax": seen.xmax})
         rows = await cur.fetchall()
         now = Snapshot.parse(cast(str, rows[0][0]))
-        unannounced = {
-            cast(str, model)
-            for _, txid, model in rows
-            if txid is not None and txid not in self._announced
+        # A notification may still be on its way (a busy process reads them
+        # late): a transaction counts as unannounced one probe later.
+        late = {
+            txid: models for txid, models in self._suspects.items() if txid not in self._announced
         }
-        # Announcements of transactions this probe has now passed are done with.
-        self._announced = {txid for txid in self._announced if not now.visible(txid)}
-        if unannounced:
-            log.info("events committed without a notification, models %s", sorted(unannounced))
-            self.wake(unannounced)
+        self._suspects = {}
+        for _, txid, model in rows:
+            if txid is not None and txid not in self._announced:
+                self._suspects.setdefault(cast(int, txid), set()).add(cast(str, model))
+        # Announcements of transactions the previous probe had passed are done with.
+        self._announced = {txid for txid in self._announced if not seen.visible(txid)}
+        if late:
+            models = set().union(*late.values())
+            log.info("events committed without a notification, models %s", sorted(models))
+            self.wake(models)
         return now
