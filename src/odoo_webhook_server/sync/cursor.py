@@ -1,10 +1,9 @@
-"""A device's position in the event stream.
+"""A linear point of the event stream: (writing transaction id, event id).
 
-Events are ordered by (writing transaction id, event id). Readers only serve
-events of transactions older than their snapshot's xmin, so every event
-before a cursor has committed (or rolled back) for good and nothing can ever
-appear behind it: this is what makes the stream gap-free even when
-transactions commit out of id order.
+Positions are snapshots (position.py); a cursor is what linear comparisons
+need: the order of events inside a batch, a position's low-water mark (every
+event up to it delivered), which archiving and statistics compare, and the
+positions of servers before commit-order delivery, which convert exactly.
 """
 
 from __future__ import annotations
