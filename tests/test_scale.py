@@ -250,3 +250,21 @@ def test_devices_at_one_position_cost_one_query_per_commit(stack: Stack) -> None
             return value(after, name, what=what) - value(before, name, what=what)
 
         assert (delta("batches"), delta("queries"), delta("served")) == (1, 1, devices)
+
+
+def test_each_process_listens_from_its_start(database_url: str, odoo: str) -> None:
+    """The LISTEN connection opens with the server, not at the first long
+    poll: the first commit after a start wakes its devices at once. Nothing
+    has asked for a long poll or readiness here."""
+    with server_process(database_url, odoo):
+        deadline = time.monotonic() + 10
+        while True:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND application_name = 'odoo-webhook-server-listen'"
+                ).fetchone()
+            if row is not None and row[0] == 1:
+                break
+            assert time.monotonic() < deadline, "no LISTEN connection after the start"
+            time.sleep(0.1)
