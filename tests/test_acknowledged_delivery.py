@@ -228,3 +228,17 @@ def test_tokens_stay_short_while_many_transactions_run(stack: Stack) -> None:
     stack.write(("res.partner", 4, "create"))
     last = stack.pull(sync_token=second["next_sync_token"]).json()
     assert [e["record_id"] for e in last["events"]] == [4]
+
+
+def test_the_state_names_the_last_event_acknowledged_beside_older_transactions(
+    stack: Stack,
+) -> None:
+    """Another transaction older than the event (another device's pull, an
+    import) is running: the device still reports the event it acknowledged."""
+    with psycopg.connect(stack.database_url) as older:
+        older.execute("SELECT txid_current()")  # writing, open, older than the event
+        stack.write(("res.partner", 1, "create"))
+        first = stack.pull().json()
+        with stack.client() as client:
+            state = client.get("/api/v2/sync/state", params={"user_id": 2, "device_id": "device-1"})
+        assert state.json()["last_event_id"] == first["events"][0]["id"]

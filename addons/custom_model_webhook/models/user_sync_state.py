@@ -47,7 +47,9 @@ class UserSyncState(models.Model):
     )
     last_event_id = fields.Integer(
         string="Last Event ID",
-        help="The last event the device acknowledged. Writing 0 makes it start over.",
+        help="Every event up to this one is acknowledged by the device (lower than its "
+        "last one while an older transaction was running as it synced). Writing 0 makes "
+        "it start over.",
     )
     last_sync_time = fields.Datetime(string="Last Sync")
     sync_count = fields.Integer()

@@ -44,17 +44,20 @@ def _position(text: object, legacy: Cursor) -> Position:
 
 def _state(row: tuple[object, ...]) -> DeviceState:
     models_filter = cast("str | None", row[4])
+    acknowledged = _position(row[12], Cursor(cast(int, row[9]), cast("int | None", row[5]) or 0))
     return DeviceState(
         id=cast(int, row[0]),
         user_id=cast(int, row[1]),
         device_id=cast(str, row[2]),
         app_type=cast(str, row[3]),
         models_filter=tuple(models_filter.split(",")) if models_filter else None,
-        last_event_id=cast("int | None", row[5]) or 0,
+        # The last event it acknowledged; the column holds the low-water mark,
+        # which is behind it while an older transaction was running.
+        last_event_id=acknowledged.after.event_id,
         last_sync_time=cast("datetime | None", row[6]),
         sync_count=cast("int | None", row[7]) or 0,
         is_active=bool(row[8]),
-        acknowledged=_position(row[12], Cursor(cast(int, row[9]), cast("int | None", row[5]) or 0)),
+        acknowledged=acknowledged,
         issued=_position(row[13], Cursor(cast(int, row[10]), cast(int, row[11]))),
     )
 
