@@ -113,7 +113,6 @@ import platform
 import random
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -126,10 +125,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench_pull import _create_database, _free_port, _stop_process
 from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
-from psycopg import conninfo as pg_conninfo
-from psycopg import sql
 
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
 from odoo_webhook_server.storage.schema import init_db
@@ -177,12 +175,6 @@ def _raise_nofile() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ------------------------------------------------------------- /proc
@@ -563,15 +555,6 @@ def _serve_fake_odoo(sid: str, conn: multiprocessing.connection.Connection) -> N
         conn.recv()  # until the parent says stop (or dies)
 
 
-def _create_database(admin_url: str, name: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return pg_conninfo.make_conninfo(admin_url, dbname=name)
-
-
 def _start_server(
     url: str, odoo_url: str, workers: int, logdir: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -601,15 +584,6 @@ def _start_server(
                 return process, port
         time.sleep(0.1)
     raise RuntimeError(f"the server did not start; see {log.name}")
-
-
-def _stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _waiting_pulls(port: int) -> int | None:
