@@ -26,6 +26,7 @@ import psycopg
 from odoo_webhook_core.capture import NOTIFY_ALL_MODELS, NOTIFY_CHANNEL
 
 from ..sync.position import Snapshot
+from . import events as event_store
 from .pool import database_error_reason
 
 __all__ = ["ChangeNotifier", "Waiter", "parse_payload"]
@@ -118,8 +119,11 @@ class ChangeNotifier:
 
     def narrow(self, waiter: Waiter, models: Iterable[str] | None) -> None:
         """Wake `waiter` only for `models` from now on (None: any model)."""
+        narrowed = None if models is None else frozenset(models)
+        if narrowed == waiter.models:
+            return  # a woken pull that waits again: registered as it is
         self.unsubscribe(waiter)
-        waiter.models = None if models is None else frozenset(models)
+        waiter.models = narrowed
         self._register(waiter)
 
     def unsubscribe(self, waiter: Waiter) -> None:
@@ -139,12 +143,6 @@ class ChangeNotifier:
         else:
             for model in waiter.models:
                 self._by_model.setdefault(model, set()).add(waiter)
-
-    @property
-    def waiting(self) -> int:
-        return len(self._any_model) + len(
-            {waiter for waiters in self._by_model.values() for waiter in waiters}
-        )
 
     async def wait(self, waiter: Waiter, seconds: float) -> bool:
         """True when woken within `seconds` (the waiter is then rearmed)."""
@@ -223,10 +221,7 @@ class ChangeNotifier:
         self, conn: psycopg.AsyncConnection[tuple[object, ...]], seen: Snapshot | None
     ) -> Snapshot:
         if seen is None:
-            cur = await conn.execute("SELECT txid_current_snapshot()::text")
-            row = await cur.fetchone()
-            assert row is not None
-            return Snapshot.parse(cast(str, row[0]))
+            return await event_store.snapshot(conn)
         cur = await conn.execute(_PROBE_SQL, {"xip": list(seen.xip), "xmax": seen.xmax})
         rows = await cur.fetchall()
         now = Snapshot.parse(cast(str, rows[0][0]))
