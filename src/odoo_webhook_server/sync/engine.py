@@ -250,8 +250,8 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
         seen_states.add(waiting.state_id)
         groups.setdefault(waiting.group, []).append(waiting)
     now = utcnow()
-    served: list[tuple[WaitingPull, Position, Position]] = []  # pull, ack, end
-    batches: dict[int, tuple[list[Event], bool, Position]] = {}
+    # pull, acknowledged, events, end, has_more
+    served: list[tuple[WaitingPull, Position, list[Event], Position, bool]] = []
     async with conn.transaction():
         snapshot = await event_store.snapshot(conn)
         for members in groups.values():
@@ -267,17 +267,18 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
                 outcomes.update((id(m), _nothing(m, now)) for m in members)
                 continue
             batch, end, has_more = advance(first.position, page, first.limit, first.position)
-            for member in members:
-                batches[id(member)] = (coalesce(batch), has_more, end)
-                served.append((member, member.acknowledged if member.by_token else end, end))
+            events = coalesce(batch)  # once for the group: every member gets the same
+            served += [
+                (member, member.acknowledged if member.by_token else end, events, end, has_more)
+                for member in members
+            ]
         recorded = await state_store.record_shared_pulls(
-            conn, [(m.state_id, m.position, ack, end) for m, ack, end in served], now
+            conn, [(m.state_id, m.position, ack, end) for m, ack, _, end, _ in served], now
         )
-    for member, _, end in served:
+    for member, _, events, end, has_more in served:
         if member.state_id not in recorded:
             outcomes[id(member)] = None
             continue
-        events, has_more, end = batches[id(member)]
         outcomes[id(member)] = PullResult(
             events=events,
             next_sync_token=sync_token.mint(
