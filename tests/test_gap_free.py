@@ -175,3 +175,45 @@ def test_server_does_not_hold_back_on_idle_clients(stack: Stack) -> None:
     with psycopg.connect(stack.database_url) as reader:
         reader.execute("SELECT count(*) FROM update_webhook").fetchone()
         assert [e["record_id"] for e in stack.pull().json()["events"]] == [1]
+
+
+def test_concurrent_pulls_of_one_device_never_serve_an_event_twice(stack: Stack) -> None:
+    """Pulls of one device that run at the same time are serialised: a
+    device without tokens (it acknowledges by receiving) gets every event
+    exactly once, however many of its pulls race. A pull does not lock the
+    device's state while it reads; it writes its position only if the
+    state is still the one it read, and reads again otherwise."""
+    stack.write(*[("res.partner", record_id, "create") for record_id in range(1, 201)])
+    received: list[int] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def puller() -> None:
+        with stack.client("admin") as client:
+            start.wait()
+            for _ in range(25):
+                response = client.post(
+                    "/api/v2/sync/pull",
+                    json={
+                        "user_id": 2,
+                        "device_id": "racing",
+                        "app_type": "manager_app",
+                        "limit": 3,
+                    },
+                )
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text}")
+                    return
+                with lock:
+                    received.extend(e["record_id"] for e in response.json()["events"])
+
+    threads = [threading.Thread(target=puller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    duplicates = sorted(r for r in set(received) if received.count(r) > 1)
+    assert not duplicates, f"served twice: {duplicates[:10]}"
+    assert sorted(received) == list(range(1, 201))

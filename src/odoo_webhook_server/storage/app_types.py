@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from odoo_webhook_core.app_types import ALL_MODELS, AppType
 from psycopg import AsyncConnection
 
-__all__ = ["active_app_type_codes", "find_app_type"]
+__all__ = ["APP_TYPE_SQL", "active_app_type_codes", "app_type_of"]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
-
-async def find_app_type(conn: Conn, code: str) -> AppType | None:
-    cur = await conn.execute(
-        """
+# The active app type %(code)s: no row, or one of
+# (name, all_models, models, group ids). Pulls read it in the statement that
+# reads the device's state (storage.sync_state.read_for_pull).
+APP_TYPE_SQL = """
         SELECT t.name, t.all_models,
                COALESCE(array_agg(m.model ORDER BY m.model)
                         FILTER (WHERE m.model IS NOT NULL), '{}'),
@@ -20,15 +22,17 @@ async def find_app_type(conn: Conn, code: str) -> AppType | None:
                       WHERE g.app_type_id = t.id ORDER BY g.group_id)
           FROM webhook_app_type t
           LEFT JOIN webhook_app_type_model m ON m.app_type_id = t.id
-         WHERE t.code = %s AND t.active
+         WHERE t.code = %(code)s AND t.active
          GROUP BY t.id
-        """,
-        (code,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return None
+"""
+
+
+def app_type_of(code: str, row: Sequence[object]) -> AppType | None:
+    """The AppType of APP_TYPE_SQL's columns; None when they are NULL (no such
+    active app type, read through an outer join)."""
     name, all_models, models, group_ids = row
+    if name is None:
+        return None
     assert isinstance(models, list) and isinstance(group_ids, list)
     return AppType(
         str(code),

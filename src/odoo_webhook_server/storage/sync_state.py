@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
+from odoo_webhook_core.app_types import AppType
 from psycopg import AsyncConnection
 
 from ..sync.cursor import Cursor
 from ..sync.position import Position
 from ..sync.state import DeviceState
+from .app_types import APP_TYPE_SQL, app_type_of
 
 __all__ = [
+    "PullRead",
+    "create_state",
     "find_state",
-    "lock_or_create_state",
+    "read_for_pull",
     "record_pull",
     "record_shared_pulls",
     "reset_state",
@@ -27,6 +32,10 @@ log = logging.getLogger(__name__)
 _COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, last_sync_time,
               sync_count, is_active, ack_txid, issued_txid, issued_event_id,
               ack_position, issued_position"""
+# The row's version: PostgreSQL gives every update of a row a new xmin, so a
+# pull that read the state without locking it writes only if nothing else
+# wrote it meanwhile (record_pull).
+_VERSIONED = f"{_COLUMNS}, xmin::text"
 
 
 def _position(text: object, legacy: Cursor) -> Position:
@@ -75,60 +84,100 @@ async def find_state(conn: Conn, user_id: int, device_id: str) -> DeviceState | 
     return _state(row) if row else None
 
 
-async def lock_or_create_state(
+@dataclass(frozen=True)
+class PullRead:
+    """What a pull reads first, in one statement: the app type (None: no
+    active one of that code), the device's state (None: its first pull) and
+    the state's row version."""
+
+    app_type: AppType | None
+    state: DeviceState | None
+    version: str | None
+
+
+async def read_for_pull(
+    conn: Conn, user_id: int, device_id: str, app_type: str, *, lock: bool = False
+) -> PullRead:
+    """The app type and the device's state; with `lock`, the state row is
+    locked until the end of the transaction (pulls of one device then wait
+    for each other)."""
+    cur = await conn.execute(
+        f"""
+        SELECT t.*, s.*
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL ({APP_TYPE_SQL}) AS t ON true
+          LEFT JOIN LATERAL (
+                SELECT {_VERSIONED} FROM user_sync_state
+                 WHERE user_id = %(user_id)s AND device_id = %(device_id)s
+                 {"FOR UPDATE" if lock else ""}) AS s ON true
+        """,
+        {"code": app_type, "user_id": user_id, "device_id": device_id},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    found = row[4] is not None
+    return PullRead(
+        app_type_of(app_type, row[:4]),
+        _state(row[4:-1]) if found else None,
+        cast(str, row[-1]) if found else None,
+    )
+
+
+async def create_state(
     conn: Conn,
     user_id: int,
     device_id: str,
     app_type: str,
     models_filter: tuple[str, ...] | None,
-) -> DeviceState:
-    """The device's state, locked until the end of the transaction: pulls of
-    one device are serialised, pulls of different devices never wait."""
-    select = f"""SELECT {_COLUMNS} FROM user_sync_state
-                 WHERE user_id = %s AND device_id = %s FOR UPDATE"""
-    cur = await conn.execute(select, (user_id, device_id))
+) -> tuple[DeviceState, str] | None:
+    """The device's new state and its version; the existing one when another
+    pull of the device created it meanwhile (None should that one be deleted
+    meanwhile too)."""
+    cur = await conn.execute(
+        f"""
+        INSERT INTO user_sync_state
+               (user_id, device_id, app_type, models_filter, last_event_id, sync_count,
+                is_active, create_uid, create_date, write_uid, write_date)
+        VALUES (%(user_id)s, %(device_id)s, %(app_type)s, %(models_filter)s, 0, 0, true,
+                %(user_id)s, now() AT TIME ZONE 'UTC', %(user_id)s,
+                now() AT TIME ZONE 'UTC')
+        ON CONFLICT (user_id, device_id) DO NOTHING
+        RETURNING {_VERSIONED}
+        """,
+        {
+            "user_id": user_id,
+            "device_id": device_id,
+            "app_type": app_type,
+            "models_filter": _join(models_filter),
+        },
+    )
     row = await cur.fetchone()
     if row is None:
         cur = await conn.execute(
-            f"""
-            INSERT INTO user_sync_state
-                   (user_id, device_id, app_type, models_filter, last_event_id, sync_count,
-                    is_active, create_uid, create_date, write_uid, write_date)
-            VALUES (%(user_id)s, %(device_id)s, %(app_type)s, %(models_filter)s, 0, 0, true,
-                    %(user_id)s, now() AT TIME ZONE 'UTC', %(user_id)s,
-                    now() AT TIME ZONE 'UTC')
-            ON CONFLICT (user_id, device_id) DO NOTHING
-            RETURNING {_COLUMNS}
-            """,
-            {
-                "user_id": user_id,
-                "device_id": device_id,
-                "app_type": app_type,
-                "models_filter": _join(models_filter),
-            },
+            f"SELECT {_VERSIONED} FROM user_sync_state WHERE user_id = %s AND device_id = %s",
+            (user_id, device_id),
         )
         row = await cur.fetchone()
-        if row is None:  # another pull of this device created it meanwhile
-            cur = await conn.execute(select, (user_id, device_id))
-            row = await cur.fetchone()
-    assert row is not None
-    return _state(row)
+    return (_state(row[:-1]), cast(str, row[-1])) if row is not None else None
 
 
 async def record_pull(
     conn: Conn,
     state: DeviceState,
+    version: str,
     *,
     app_type: str,
     models_filter: tuple[str, ...] | None,
     acknowledged: Position,
     issued: Position,
     now: datetime,
-) -> None:
+) -> bool:
     """The positions, and their linear low-water cursors, which archiving and
-    statistics compare with events (odoo_webhook_core.archiving)."""
+    statistics compare with events (odoo_webhook_core.archiving). False,
+    writing nothing, when the state is no longer at `version` (something
+    else wrote it since it was read)."""
     ack, out = acknowledged.low_water, issued.low_water
-    await conn.execute(
+    cur = await conn.execute(
         """
         UPDATE user_sync_state
            SET app_type = %s, models_filter = %s,
@@ -136,7 +185,8 @@ async def record_pull(
                ack_position = %s, issued_position = %s,
                last_sync_time = %s, sync_count = COALESCE(sync_count, 0) + 1,
                is_active = true, write_uid = user_id, write_date = %s
-         WHERE id = %s
+         WHERE id = %s AND xmin = %s::xid
+        RETURNING id
         """,
         (
             app_type,
@@ -150,8 +200,10 @@ async def record_pull(
             now,
             now,
             state.id,
+            version,
         ),
     )
+    return await cur.fetchone() is not None
 
 
 async def record_shared_pulls(

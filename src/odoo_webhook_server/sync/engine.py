@@ -1,8 +1,11 @@
 """Pull, state and reset: the sync protocol over one database connection.
 
-Each call is one short transaction of a few indexed statements. The device's
-state row is locked for the duration of a pull, so concurrent pulls of one
-device are serialised while different devices never wait for each other.
+A pull is three indexed statements outside any transaction: read the
+device's state (with its app type), read the events after its position,
+write the new position if the state is still the one read. Concurrent
+pulls of one device are thus serialised optimistically (the one that finds
+its state changed reads again), and different devices never wait for each
+other. After OPTIMISTIC_ATTEMPTS such retries a pull locks the state row.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from odoo_webhook_core.app_types import AppType
 from odoo_webhook_core.clock import utcnow
 from psycopg import AsyncConnection
 
@@ -46,6 +50,10 @@ __all__ = [
 
 Conn = AsyncConnection[tuple[object, ...]]
 
+# Reads of a pull whose state another pull of the device (or an
+# administrator) wrote meanwhile, before it locks the state instead.
+OPTIMISTIC_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class PullRequest:
@@ -72,6 +80,7 @@ class PullResult:
 async def _subscription(
     conn: Conn,
     request: PullRequest,
+    app_type: AppType | None,
     access: odoo_users.UserAccess | None,
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
     """The models the device receives (None means every model), and those of
@@ -80,7 +89,6 @@ async def _subscription(
     `access` None (a database without Odoo's tables) applies no groups and no
     access rights."""
     app_type_code, models_filter = request.app_type, request.models_filter
-    app_type = await app_type_store.find_app_type(conn, app_type_code)
     if app_type is None:
         raise UnknownAppType(app_type_code, await app_type_store.active_app_type_codes(conn))
     if (
@@ -141,52 +149,80 @@ async def pull(
     """`access`: the device user's groups and readable models (None: apply
     none). Events of models they may not read are left out, as if not
     subscribed: the position moves past them, never past a readable one."""
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        result = await _pull_once(conn, identity, request, access, lock=False)
+        if result is not None:
+            return result
     async with conn.transaction():
-        models, not_readable = await _subscription(conn, request, access)
-        state = await state_store.lock_or_create_state(
+        result = await _pull_once(conn, identity, request, access, lock=True)
+    assert result is not None  # the locked state cannot change under it
+    return result
+
+
+async def _pull_once(
+    conn: Conn,
+    identity: DatabaseIdentity,
+    request: PullRequest,
+    access: odoo_users.UserAccess | None,
+    *,
+    lock: bool,
+) -> PullResult | None:
+    """The pull, or None when its state changed before it could record it."""
+    read = await state_store.read_for_pull(
+        conn, request.user_id, request.device_id, request.app_type, lock=lock
+    )
+    models, not_readable = await _subscription(conn, request, read.app_type, access)
+    if read.state is not None and read.version is not None:
+        state, version = read.state, read.version
+    else:
+        created = await state_store.create_state(
             conn, request.user_id, request.device_id, request.app_type, request.models_filter
         )
-        subscription = (request.app_type, request.models_filter)
-        if (state.app_type, state.models_filter) != subscription and not state.at_start:
-            raise SubscriptionChanged(
-                f"device {request.device_id!r} syncs app_type {state.app_type!r}"
-                f" with models_filter {list(state.models_filter or []) or None};"
-                " reset its sync state before changing them"
-            )
-        start, acknowledged = _start_position(identity, state, request.sync_token)
-        page = await event_store.page_after(conn, start, models, request.limit + 1)
-        if page.lost is not None:
-            # Nothing is served or moved: the device must reload, then reset.
-            return PullResult(
-                events=[],
-                next_sync_token=sync_token.mint(
-                    identity, TokenClaims(state.id, state.user_id, start)
-                ),
-                last_sync_time=state.last_sync_time or utcnow(),
-                has_more=False,
-                models_not_readable=not_readable,
-                models=models,
-                resync_reason=(
-                    f"events of {page.lost} after this device's position were deleted"
-                    " (archived more than the retention period ago, or cleaned up)"
-                    " before it acknowledged them; reset (position=head), then reload your data"
-                ),
-            )
-        # Nothing new: the device stays where it is, and devices served
-        # together stay at one position, which a later commit serves at once.
-        resting = max(start, state.issued, key=lambda position: position.order_key)
-        batch, end, has_more = advance(start, page, request.limit, resting)
-        now = utcnow()
-        ack = start if acknowledged else end
-        await state_store.record_pull(
-            conn,
-            state,
-            app_type=request.app_type,
-            models_filter=request.models_filter,
-            acknowledged=ack,
-            issued=end,
-            now=now,
+        if created is None:
+            return None
+        state, version = created
+    subscription = (request.app_type, request.models_filter)
+    if (state.app_type, state.models_filter) != subscription and not state.at_start:
+        raise SubscriptionChanged(
+            f"device {request.device_id!r} syncs app_type {state.app_type!r}"
+            f" with models_filter {list(state.models_filter or []) or None};"
+            " reset its sync state before changing them"
         )
+    start, acknowledged = _start_position(identity, state, request.sync_token)
+    page = await event_store.page_after(conn, start, models, request.limit + 1)
+    if page.lost is not None:
+        # Nothing is served or moved: the device must reload, then reset.
+        return PullResult(
+            events=[],
+            next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, start)),
+            last_sync_time=state.last_sync_time or utcnow(),
+            has_more=False,
+            models_not_readable=not_readable,
+            models=models,
+            resync_reason=(
+                f"events of {page.lost} after this device's position were deleted"
+                " (archived more than the retention period ago, or cleaned up)"
+                " before it acknowledged them; reset (position=head), then reload your data"
+            ),
+        )
+    # Nothing new: the device stays where it is, and devices served
+    # together stay at one position, which a later commit serves at once.
+    resting = max(start, state.issued, key=lambda position: position.order_key)
+    batch, end, has_more = advance(start, page, request.limit, resting)
+    now = utcnow()
+    ack = start if acknowledged else end
+    recorded = await state_store.record_pull(
+        conn,
+        state,
+        version,
+        app_type=request.app_type,
+        models_filter=request.models_filter,
+        acknowledged=ack,
+        issued=end,
+        now=now,
+    )
+    if not recorded:
+        return None
     waiting = None
     if not batch:
         waiting = WaitingPull(
