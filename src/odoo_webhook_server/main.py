@@ -29,6 +29,16 @@ from .sync.shared import SharedReads
 
 __all__ = ["ServerTimingMiddleware", "create_app"]
 
+# The cyclic garbage collector's thresholds while serving. Every waiting
+# long poll keeps its objects alive for up to `wait` seconds, so with
+# thousands of devices the default thresholds (700, 10, 10) made the
+# collector re-scan them all again and again: at 10,000 waiting devices it
+# took a fifth of the server's CPU, in full passes of ~0.5 s that stalled
+# every request (measured with gc.callbacks in bench_live). Collecting after
+# 50,000 allocations instead of 700 left the memory as it was (RSS 418 and
+# 419 MB, one run each). docs/BENCHMARKS.md has the figures.
+GC_THRESHOLDS = (50_000, 20, 20)
+
 
 class ServerTimingMiddleware:
     """Adds `Server-Timing: app;dur=<ms>`, the time spent inside the server
@@ -95,9 +105,12 @@ def create_app(
             # garbage collector's full passes, which otherwise stall requests.
             gc.collect()
             gc.freeze()
+            thresholds = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLDS)
             try:
                 yield
             finally:
+                gc.set_threshold(*thresholds)
                 await app.state.services.notifier.stop()
                 await pool.close()
 
