@@ -10,8 +10,11 @@ import time
 from typing import cast
 
 import psycopg
+import pytest
 from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
+
+from odoo_webhook_server.sync import engine
 
 from .conftest import Stack
 
@@ -177,12 +180,17 @@ def test_server_does_not_hold_back_on_idle_clients(stack: Stack) -> None:
         assert [e["record_id"] for e in stack.pull().json()["events"]] == [1]
 
 
-def test_concurrent_pulls_of_one_device_never_serve_an_event_twice(stack: Stack) -> None:
+@pytest.mark.parametrize("optimistic_attempts", [engine.OPTIMISTIC_ATTEMPTS, 0])
+def test_concurrent_pulls_of_one_device_never_serve_an_event_twice(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, optimistic_attempts: int
+) -> None:
     """Pulls of one device that run at the same time are serialised: a
     device without tokens (it acknowledges by receiving) gets every event
     exactly once, however many of its pulls race. A pull does not lock the
     device's state while it reads; it writes its position only if the
-    state is still the one it read, and reads again otherwise."""
+    state is still the one it read, and reads again otherwise; after
+    OPTIMISTIC_ATTEMPTS (0: at once) it locks the state instead."""
+    monkeypatch.setattr(engine, "OPTIMISTIC_ATTEMPTS", optimistic_attempts)
     stack.write(*[("res.partner", record_id, "create") for record_id in range(1, 201)])
     received: list[int] = []
     failures: list[str] = []

@@ -129,10 +129,12 @@ async def create_state(
     device_id: str,
     app_type: str,
     models_filter: tuple[str, ...] | None,
+    *,
+    lock: bool = False,
 ) -> tuple[DeviceState, str] | None:
     """The device's new state and its version; the existing one when another
     pull of the device created it meanwhile (None should that one be deleted
-    meanwhile too)."""
+    meanwhile too), locked with `lock` as read_for_pull's."""
     cur = await conn.execute(
         f"""
         INSERT INTO user_sync_state
@@ -154,7 +156,8 @@ async def create_state(
     row = await cur.fetchone()
     if row is None:
         cur = await conn.execute(
-            f"SELECT {_VERSIONED} FROM user_sync_state WHERE user_id = %s AND device_id = %s",
+            f"""SELECT {_VERSIONED} FROM user_sync_state
+                 WHERE user_id = %s AND device_id = %s {"FOR UPDATE" if lock else ""}""",
             (user_id, device_id),
         )
         row = await cur.fetchone()

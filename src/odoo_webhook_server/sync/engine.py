@@ -153,10 +153,11 @@ async def pull(
         result = await _pull_once(conn, identity, request, access, lock=False)
         if result is not None:
             return result
-    async with conn.transaction():
-        result = await _pull_once(conn, identity, request, access, lock=True)
-    assert result is not None  # the locked state cannot change under it
-    return result
+    while True:  # locked, only a state deleted meanwhile makes it read again
+        async with conn.transaction():
+            result = await _pull_once(conn, identity, request, access, lock=True)
+        if result is not None:
+            return result
 
 
 async def _pull_once(
@@ -176,7 +177,12 @@ async def _pull_once(
         state, version = read.state, read.version
     else:
         created = await state_store.create_state(
-            conn, request.user_id, request.device_id, request.app_type, request.models_filter
+            conn,
+            request.user_id,
+            request.device_id,
+            request.app_type,
+            request.models_filter,
+            lock=lock,
         )
         if created is None:
             return None
