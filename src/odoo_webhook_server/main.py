@@ -25,7 +25,7 @@ from .observability.install import install_observability
 from .storage.notify import ChangeNotifier
 from .storage.odoo_users import UserAccessCache
 from .storage.pool import make_pool
-from .sync.shared import SharedReads
+from .sync.shared import PullBatches, SharedReads
 
 __all__ = ["ServerTimingMiddleware", "create_app"]
 
@@ -95,6 +95,7 @@ def create_app(
                 identity=IdentityCache(),
                 notifier=ChangeNotifier(settings.database_url),
                 shared_reads=SharedReads(pool),
+                pull_batches=PullBatches(pool),
                 access=UserAccessCache(settings.session_cache_seconds),
             )
             app.state.odoo_probe = health.OdooProbe(client, settings.odoo_url)

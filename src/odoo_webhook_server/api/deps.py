@@ -17,7 +17,7 @@ from ..auth.odoo_session import InvalidSession, OdooSession, OdooSessionValidato
 from ..storage.identity import read_identity
 from ..storage.notify import ChangeNotifier
 from ..storage.odoo_users import UserAccessCache, is_webhook_manager
-from ..sync.shared import SharedReads
+from ..sync.shared import PullBatches, SharedReads
 from ..sync.token import DatabaseIdentity
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ensure_admin",
     "ensure_may_act_for",
     "get_identity",
+    "may_act_for_at_once",
     "readable_models",
 ]
 
@@ -49,12 +50,18 @@ class IdentityCache:
         self._value: DatabaseIdentity | None = None
         self._read_at = 0.0
 
-    async def get(self, conn: Conn) -> DatabaseIdentity:
-        now = time.monotonic()
-        if self._value is None or now - self._read_at > self._ttl:
-            self._value = await read_identity(conn)
-            self._read_at = now
+    def cached(self) -> DatabaseIdentity | None:
+        """The identity when read less than `ttl` ago."""
+        if self._value is None or time.monotonic() - self._read_at > self._ttl:
+            return None
         return self._value
+
+    async def get(self, conn: Conn) -> DatabaseIdentity:
+        identity = self.cached()
+        if identity is None:
+            identity = self._value = await read_identity(conn)
+            self._read_at = time.monotonic()
+        return identity
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Services:
     identity: IdentityCache
     notifier: ChangeNotifier
     shared_reads: SharedReads
+    pull_batches: PullBatches
     # Users' groups and readable models, re-read after SESSION_CACHE_SECONDS.
     access: UserAccessCache = field(default_factory=UserAccessCache)
 
@@ -132,9 +140,15 @@ async def ensure_admin(session: OdooSession, conn: Conn) -> None:
     raise Forbidden(f"user {session.uid} is not an administrator or webhook manager")
 
 
+def may_act_for_at_once(session: OdooSession, user_id: int) -> bool:
+    """Whether the session may act for `user_id` without asking the database:
+    the user themself or an administrator (a webhook manager is looked up)."""
+    return session.uid == user_id or session.is_admin
+
+
 async def ensure_may_act_for(session: OdooSession, user_id: int, conn: Conn) -> None:
     """A user acts for themself; administrators and webhook managers for anyone."""
-    if session.uid == user_id:
+    if may_act_for_at_once(session, user_id):
         return
     try:
         await ensure_admin(session, conn)

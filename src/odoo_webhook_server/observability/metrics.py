@@ -34,6 +34,7 @@ __all__ = [
     "LONG_POLLS_WAITING",
     "POOL_CONNECTIONS",
     "PULLS",
+    "PULL_BATCHES",
     "REQUESTS",
     "REQUEST_SECONDS",
     "SESSION_CACHE",
@@ -72,6 +73,13 @@ SHARED_READS = Counter(
     "Long polls woken by commits and read together: batches (one per wake-up), "
     "queries (events queries: one per subscription and position), pulls (woken "
     "pulls read), served (those that got events).",
+    ["what"],
+)
+PULL_BATCHES = Counter(
+    "odoo_sync_pull_batches",
+    "Pulls that arrived together and were read as one: batches, pulls (in "
+    "them), alone (those that had to be read on their own: first pull of a "
+    "device, an error to report, a state written meanwhile).",
     ["what"],
 )
 POOL_CONNECTIONS = Gauge(

@@ -7,28 +7,30 @@ from collections.abc import Sequence
 from odoo_webhook_core.app_types import ALL_MODELS, AppType
 from psycopg import AsyncConnection
 
-__all__ = ["APP_TYPE_SQL", "active_app_type_codes", "app_type_of"]
+__all__ = ["active_app_type_codes", "app_type_of", "app_type_sql"]
 
 Conn = AsyncConnection[tuple[object, ...]]
 
-# The active app type %(code)s: no row, or one of
-# (name, all_models, models, group ids). Pulls read it in the statement that
-# reads the device's state (storage.sync_state.read_for_pull).
-APP_TYPE_SQL = """
+
+def app_type_sql(code: str) -> str:
+    """The active app type whose code is the SQL expression `code`: no row,
+    or one of (name, all_models, models, group ids). Pulls read it in the
+    statement that reads the devices' states (storage.sync_state)."""
+    return f"""
         SELECT t.name, t.all_models,
                COALESCE(array_agg(m.model ORDER BY m.model)
-                        FILTER (WHERE m.model IS NOT NULL), '{}'),
+                        FILTER (WHERE m.model IS NOT NULL), '{{}}'),
                ARRAY(SELECT g.group_id FROM webhook_app_type_group_rel g
                       WHERE g.app_type_id = t.id ORDER BY g.group_id)
           FROM webhook_app_type t
           LEFT JOIN webhook_app_type_model m ON m.app_type_id = t.id
-         WHERE t.code = %(code)s AND t.active
+         WHERE t.code = {code} AND t.active
          GROUP BY t.id
 """
 
 
 def app_type_of(code: str, row: Sequence[object]) -> AppType | None:
-    """The AppType of APP_TYPE_SQL's columns; None when they are NULL (no such
+    """The AppType of app_type_sql's columns; None when they are NULL (no such
     active app type, read through an outer join)."""
     name, all_models, models, group_ids = row
     if name is None:

@@ -88,11 +88,19 @@ class UserAccessCache:
         self._ttl = ttl
         self._entries: dict[int, tuple[float, UserAccess | None]] = {}
 
-    async def get(self, conn: Conn, uid: int) -> UserAccess | None:
-        now = time.monotonic()
+    def cached(self, uid: int) -> tuple[bool, UserAccess | None]:
+        """(True, the access) when known and fresh; (False, None) when `get`
+        must read it."""
         entry = self._entries.get(uid)
-        if entry is not None and now - entry[0] < self._ttl:
-            return entry[1]
+        if entry is not None and time.monotonic() - entry[0] < self._ttl:
+            return True, entry[1]
+        return False, None
+
+    async def get(self, conn: Conn, uid: int) -> UserAccess | None:
+        found, access = self.cached(uid)
+        if found:
+            return access
+        now = time.monotonic()
         access = await read_user_access(conn, uid)
         if len(self._entries) > 10_000:
             self._entries = {u: e for u, e in self._entries.items() if now - e[0] < self._ttl}

@@ -13,14 +13,17 @@ from psycopg import AsyncConnection
 from ..sync.cursor import Cursor
 from ..sync.position import Position
 from ..sync.state import DeviceState
-from .app_types import APP_TYPE_SQL, app_type_of
+from .app_types import app_type_of, app_type_sql
 
 __all__ = [
     "PullRead",
+    "PullRecord",
     "create_state",
     "find_state",
     "read_for_pull",
+    "read_for_pulls",
     "record_pull",
+    "record_pulls",
     "record_shared_pulls",
     "reset_state",
 ]
@@ -101,26 +104,37 @@ async def read_for_pull(
     """The app type and the device's state; with `lock`, the state row is
     locked until the end of the transaction (pulls of one device then wait
     for each other)."""
+    return (await read_for_pulls(conn, [(user_id, device_id, app_type)], lock=lock))[0]
+
+
+async def read_for_pulls(
+    conn: Conn, pulls: list[tuple[int, str, str]], *, lock: bool = False
+) -> list[PullRead]:
+    """read_for_pull of several pulls, (user id, device id, app type) each,
+    in one statement; in their order."""
+    user_ids, device_ids, codes = (list(column) for column in zip(*pulls, strict=True))
     cur = await conn.execute(
         f"""
         SELECT t.*, s.*
-          FROM (SELECT 1) AS one
-          LEFT JOIN LATERAL ({APP_TYPE_SQL}) AS t ON true
+          FROM unnest(%(user_ids)s::int4[], %(device_ids)s::varchar[], %(codes)s::varchar[])
+               WITH ORDINALITY AS wanted(user_id, device_id, code, n)
+          LEFT JOIN LATERAL ({app_type_sql("wanted.code")}) AS t ON true
           LEFT JOIN LATERAL (
                 SELECT {_VERSIONED} FROM user_sync_state
-                 WHERE user_id = %(user_id)s AND device_id = %(device_id)s
+                 WHERE user_id = wanted.user_id AND device_id = wanted.device_id
                  {"FOR UPDATE" if lock else ""}) AS s ON true
+         ORDER BY wanted.n
         """,
-        {"code": app_type, "user_id": user_id, "device_id": device_id},
+        {"user_ids": user_ids, "device_ids": device_ids, "codes": codes},
     )
-    row = await cur.fetchone()
-    assert row is not None
-    found = row[4] is not None
-    return PullRead(
-        app_type_of(app_type, row[:4]),
-        _state(row[4:-1]) if found else None,
-        cast(str, row[-1]) if found else None,
-    )
+    return [
+        PullRead(
+            app_type_of(code, row[:4]),
+            _state(row[4:-1]) if row[4] is not None else None,
+            cast(str, row[-1]) if row[4] is not None else None,
+        )
+        for code, row in zip(codes, await cur.fetchall(), strict=True)
+    ]
 
 
 async def create_state(
@@ -164,49 +178,65 @@ async def create_state(
     return (_state(row[:-1]), cast(str, row[-1])) if row is not None else None
 
 
-async def record_pull(
-    conn: Conn,
-    state: DeviceState,
-    version: str,
-    *,
-    app_type: str,
-    models_filter: tuple[str, ...] | None,
-    acknowledged: Position,
-    issued: Position,
-    now: datetime,
-) -> bool:
+@dataclass(frozen=True)
+class PullRecord:
+    """What a pull writes to its state, if the row is still at `version`."""
+
+    state_id: int
+    version: str
+    app_type: str
+    models_filter: tuple[str, ...] | None
+    acknowledged: Position
+    issued: Position
+
+
+async def record_pull(conn: Conn, pull: PullRecord, now: datetime) -> bool:
     """The positions, and their linear low-water cursors, which archiving and
     statistics compare with events (odoo_webhook_core.archiving). False,
-    writing nothing, when the state is no longer at `version` (something
+    writing nothing, when the state is no longer at its version (something
     else wrote it since it was read)."""
-    ack, out = acknowledged.low_water, issued.low_water
-    cur = await conn.execute(
-        """
-        UPDATE user_sync_state
-           SET app_type = %s, models_filter = %s,
-               ack_txid = %s, last_event_id = %s, issued_txid = %s, issued_event_id = %s,
-               ack_position = %s, issued_position = %s,
-               last_sync_time = %s, sync_count = COALESCE(sync_count, 0) + 1,
-               is_active = true, write_uid = user_id, write_date = %s
-         WHERE id = %s AND xmin = %s::xid
-        RETURNING id
-        """,
-        (
-            app_type,
-            _join(models_filter),
+    return pull.state_id in await record_pulls(conn, [pull], now)
+
+
+async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> set[int]:
+    """record_pull of several pulls (of different devices), in one
+    statement; the ids of the states written."""
+    columns: list[list[object]] = [[] for _ in range(10)]
+    for pull in pulls:
+        ack, out = pull.acknowledged.low_water, pull.issued.low_water
+        values = (
+            pull.state_id,
+            pull.version,
+            pull.app_type,
+            _join(pull.models_filter),
+            pull.acknowledged.text(),
             ack.txid,
             ack.event_id,
+            pull.issued.text(),
             out.txid,
             out.event_id,
-            acknowledged.text(),
-            issued.text(),
-            now,
-            now,
-            state.id,
-            version,
-        ),
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    cur = await conn.execute(
+        """
+        UPDATE user_sync_state s
+           SET app_type = v.app_type, models_filter = v.models_filter,
+               ack_position = v.ack, ack_txid = v.ack_txid, last_event_id = v.ack_event_id,
+               issued_position = v.issued, issued_txid = v.issued_txid,
+               issued_event_id = v.issued_event_id,
+               last_sync_time = %s, sync_count = COALESCE(s.sync_count, 0) + 1,
+               is_active = true, write_uid = s.user_id, write_date = %s
+          FROM unnest(%s::int4[], %s::text[], %s::varchar[], %s::varchar[], %s::varchar[],
+                      %s::int8[], %s::int4[], %s::varchar[], %s::int8[], %s::int4[])
+               AS v(id, version, app_type, models_filter, ack, ack_txid, ack_event_id,
+                    issued, issued_txid, issued_event_id)
+         WHERE s.id = v.id AND s.xmin = v.version::xid
+        RETURNING s.id
+        """,
+        (now, now, *columns),
     )
-    return await cur.fetchone() is not None
+    return {cast(int, row[0]) for row in await cur.fetchall()}
 
 
 async def record_shared_pulls(

@@ -31,6 +31,7 @@ from .errors import (
     StaleSyncToken,
     StateNotFound,
     SubscriptionChanged,
+    SyncError,
     UnknownAppType,
 )
 from .events import Event
@@ -44,6 +45,7 @@ __all__ = [
     "WaitingPull",
     "get_state",
     "pull",
+    "pull_many",
     "reset",
     "serve_waiting",
 ]
@@ -187,6 +189,48 @@ async def _pull_once(
         if created is None:
             return None
         state, version = created
+    plan = _plan(identity, request, state, version, models, not_readable)
+    page = await event_store.page_after(conn, plan.start, models, request.limit + 1)
+    if page.lost is not None:
+        return _resync(identity, plan, page.lost)
+    now = utcnow()
+    record, result = _finish(identity, plan, page, now)
+    return result if await state_store.record_pull(conn, record, now) else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A pull whose state was read and checked: where it starts, what it receives."""
+
+    request: PullRequest
+    state: DeviceState
+    version: str  # of the state row, as read
+    models: tuple[str, ...] | None
+    not_readable: tuple[str, ...]
+    start: Position
+    by_token: bool  # False: the device acknowledges by receiving
+
+    def group(self, identity: DatabaseIdentity) -> tuple[object, ...]:
+        return _group(identity, self.models, self.request.limit, self.start)
+
+
+def _group(
+    identity: DatabaseIdentity, models: tuple[str, ...] | None, limit: int, start: Position
+) -> tuple[object, ...]:
+    """Pulls that one events query serves: a finished position's last event
+    does not change what comes next."""
+    where = start.base.text() if start.finished else start.text()
+    return (identity.uuid, models, limit, where)
+
+
+def _plan(
+    identity: DatabaseIdentity,
+    request: PullRequest,
+    state: DeviceState,
+    version: str,
+    models: tuple[str, ...] | None,
+    not_readable: tuple[str, ...],
+) -> _Plan:
     subscription = (request.app_type, request.models_filter)
     if (state.app_type, state.models_filter) != subscription and not state.at_start:
         raise SubscriptionChanged(
@@ -194,63 +238,118 @@ async def _pull_once(
             f" with models_filter {list(state.models_filter or []) or None};"
             " reset its sync state before changing them"
         )
-    start, acknowledged = _start_position(identity, state, request.sync_token)
-    page = await event_store.page_after(conn, start, models, request.limit + 1)
-    if page.lost is not None:
-        # Nothing is served or moved: the device must reload, then reset.
-        return PullResult(
-            events=[],
-            next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, start)),
-            last_sync_time=state.last_sync_time or utcnow(),
-            has_more=False,
-            models_not_readable=not_readable,
-            models=models,
-            resync_reason=(
-                f"events of {page.lost} after this device's position were deleted"
-                " (archived more than the retention period ago, or cleaned up)"
-                " before it acknowledged them; reset (position=head), then reload your data"
-            ),
-        )
+    start, by_token = _start_position(identity, state, request.sync_token)
+    return _Plan(request, state, version, models, not_readable, start, by_token)
+
+
+def _resync(identity: DatabaseIdentity, plan: _Plan, lost_model: str) -> PullResult:
+    """Events after the position were deleted: nothing is served or moved;
+    the device must reload, then reset."""
+    state = plan.state
+    return PullResult(
+        events=[],
+        next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, plan.start)),
+        last_sync_time=state.last_sync_time or utcnow(),
+        has_more=False,
+        models_not_readable=plan.not_readable,
+        models=plan.models,
+        resync_reason=(
+            f"events of {lost_model} after this device's position were deleted"
+            " (archived more than the retention period ago, or cleaned up)"
+            " before it acknowledged them; reset (position=head), then reload your data"
+        ),
+    )
+
+
+def _finish(
+    identity: DatabaseIdentity, plan: _Plan, page: event_store.Page, now: datetime
+) -> tuple[state_store.PullRecord, PullResult]:
+    """What the pull writes to its state, and its answer once written."""
+    state, request, start = plan.state, plan.request, plan.start
     # Nothing new: the device stays where it is, and devices served
     # together stay at one position, which a later commit serves at once.
     resting = max(start, state.issued, key=lambda position: position.order_key)
     batch, end, has_more = advance(start, page, request.limit, resting)
-    now = utcnow()
-    ack = start if acknowledged else end
-    recorded = await state_store.record_pull(
-        conn,
-        state,
-        version,
-        app_type=request.app_type,
-        models_filter=request.models_filter,
-        acknowledged=ack,
-        issued=end,
-        now=now,
+    ack = start if plan.by_token else end
+    record = state_store.PullRecord(
+        state.id, plan.version, request.app_type, request.models_filter, ack, end
     )
-    if not recorded:
-        return None
     waiting = None
     if not batch:
         waiting = WaitingPull(
             state.id,
             state.user_id,
             identity,
-            models,
+            plan.models,
             request.limit,
             end,
             ack,
-            acknowledged,
-            not_readable,
+            plan.by_token,
+            plan.not_readable,
         )
-    return PullResult(
+    return record, PullResult(
         events=coalesce(batch),
         next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, end)),
         last_sync_time=now,
         has_more=has_more,
-        models_not_readable=not_readable,
-        models=models,
+        models_not_readable=plan.not_readable,
+        models=plan.models,
         waiting=waiting,
     )
+
+
+async def pull_many(
+    conn: Conn,
+    identity: DatabaseIdentity,
+    pulls: list[tuple[PullRequest, odoo_users.UserAccess | None]],
+) -> list[PullResult | None]:
+    """Pulls of different devices that arrived together, served as one: one
+    statement reads their states, one events query serves each group of
+    them at one position with one subscription, all at one snapshot, and
+    one statement writes their states. None for a pull that must be made
+    on its own (`pull`): a device's first pull, one whose state another
+    pull wrote meanwhile, one that is refused or must resync (`pull` says
+    why), a device twice."""
+    reads = await state_store.read_for_pulls(
+        conn, [(request.user_id, request.device_id, request.app_type) for request, _ in pulls]
+    )
+    plans: list[_Plan | None] = []
+    states: set[int] = set()
+    for (request, access), read in zip(pulls, reads, strict=True):
+        plan = None
+        if read.state is not None and read.version is not None and read.state.id not in states:
+            try:
+                models, not_readable = await _subscription(conn, request, read.app_type, access)
+                plan = _plan(identity, request, read.state, read.version, models, not_readable)
+            except SyncError:
+                plan = None
+            states.add(read.state.id)
+        plans.append(plan)
+    groups: dict[tuple[object, ...], list[_Plan]] = {}
+    for plan in plans:
+        if plan is not None:
+            groups.setdefault(plan.group(identity), []).append(plan)
+    if not groups:
+        return [None] * len(pulls)
+    snapshot = await event_store.snapshot(conn)
+    now = utcnow()
+    finished: dict[int, tuple[state_store.PullRecord, PullResult]] = {}
+    for members in groups.values():
+        first = members[0]
+        floor = min(m.start.low_water for m in members)
+        page = await event_store.page_after(
+            conn, first.start, first.models, first.request.limit + 1, snapshot, floor
+        )
+        if page.lost is None:
+            finished.update((id(m), _finish(identity, m, page, now)) for m in members)
+    recorded = await state_store.record_pulls(
+        conn, [record for record, _ in finished.values()], now
+    )
+    outcomes: list[PullResult | None] = []
+    for plan in plans:
+        done = finished.get(id(plan)) if plan is not None else None
+        outcomes.append(done[1] if done and done[0].state_id in recorded else None)
+    return outcomes
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,10 +369,7 @@ class WaitingPull:
 
     @property
     def group(self) -> tuple[object, ...]:
-        """Pulls that one events query serves: a finished position's last
-        event does not change what comes next."""
-        where = self.position.base.text() if self.position.finished else self.position.text()
-        return (self.identity.uuid, self.models, self.limit, where)
+        return _group(self.identity, self.models, self.limit, self.position)
 
 
 async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult | None]:

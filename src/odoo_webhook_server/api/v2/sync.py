@@ -11,7 +11,14 @@ from ...auth.odoo_session import OdooSession
 from ...observability import context, metrics
 from ...schemas.v2 import DeviceId, PullIn, PullOut, ResetOut, StateOut, pull_out_json
 from ...sync import engine
-from ..deps import CurrentSession, Database, ensure_may_act_for, get_identity
+from ..deps import (
+    CurrentSession,
+    Database,
+    Services,
+    ensure_may_act_for,
+    get_identity,
+    may_act_for_at_once,
+)
 from ..responses import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/api/v2/sync", tags=["sync v2"])
@@ -83,7 +90,16 @@ async def pull(body: PullIn, session: CurrentSession, request: Request) -> Respo
 async def _read(
     request: Request, session: OdooSession, user_id: int, pull_request: engine.PullRequest
 ) -> engine.PullResult:
-    services = request.app.state.services
+    services: Services = request.app.state.services
+    # Read with the pulls arriving meanwhile when nothing needs the database
+    # first (rights known, identity cached); on its own otherwise, or when
+    # the batch could not serve it (engine.pull_many says when).
+    identity = services.identity.cached()
+    known, access = services.access.cached(user_id)
+    if identity is not None and known and may_act_for_at_once(session, user_id):
+        result = await services.pull_batches.pull(identity, pull_request, access)
+        if result is not None:
+            return result
     async with services.pool.connection() as conn:
         await ensure_may_act_for(session, user_id, conn)
         access = await services.access.get(conn, user_id)

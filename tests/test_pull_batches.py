@@ -1,0 +1,110 @@
+"""Pulls that arrive together are read as one (engine.pull_many), against a
+real PostgreSQL: each gets exactly what it would have got on its own, its
+state is written, and what a batch cannot serve is left to `engine.pull`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import pytest
+from odoo_webhook_core.capture import CapturedChange, insert_events_sql
+from odoo_webhook_core.clock import utcnow
+
+from odoo_webhook_server.storage import events as event_store
+from odoo_webhook_server.storage.identity import read_identity
+from odoo_webhook_server.sync import engine
+
+from .conftest import write_events
+
+
+def _request(device: str, token: str | None = None, **fields: Any) -> engine.PullRequest:
+    return engine.PullRequest(
+        user_id=2,
+        device_id=device,
+        app_type=fields.pop("app_type", "manager_app"),
+        limit=fields.pop("limit", 100),
+        sync_token=token,
+        **fields,
+    )
+
+
+async def _pull_many(database_url: str, requests: list[engine.PullRequest]) -> list[Any]:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        identity = await read_identity(conn)
+        return await engine.pull_many(conn, identity, [(r, None) for r in requests])
+
+
+async def _pull(database_url: str, request: engine.PullRequest) -> engine.PullResult:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        return await engine.pull(conn, await read_identity(conn), request)
+
+
+def _records(result: engine.PullResult | None) -> list[int]:
+    assert result is not None
+    return [e.record_id for e in result.events]
+
+
+def test_a_batch_serves_each_pull_as_it_would_be_served_alone(database_url: str) -> None:
+    devices = [f"phone-{i}" for i in range(6)]
+    write_events(database_url, ("res.partner", 1, "create"), ("sale.order", 2, "create"))
+    # First pulls are made on their own (the batch leaves new devices alone).
+    assert asyncio.run(_pull_many(database_url, [_request(d) for d in devices])) == [None] * 6
+    first = {d: asyncio.run(_pull(database_url, _request(d))) for d in devices}
+    assert all(_records(r) == [1, 2] for r in first.values())
+    write_events(database_url, ("res.partner", 3, "write"))
+    write_events(database_url, ("sale.order", 4, "write"))
+
+    requests = [_request(d, first[d].next_sync_token) for d in devices[:4]]
+    requests.append(_request(devices[4], first[devices[4]].next_sync_token, limit=1))
+    requests.append(_request(devices[5]))  # no token: acknowledges by receiving
+    requests.append(_request(devices[0], first[devices[0]].next_sync_token))  # twice
+    requests.append(_request("phone-new"))  # never pulled
+    requests.append(_request(devices[1], "v2.forged"))  # refused: on its own, which says why
+    outcomes = asyncio.run(_pull_many(database_url, requests))
+
+    assert [_records(o) for o in outcomes[:4]] == [[3, 4]] * 4
+    assert _records(outcomes[4]) == [3] and outcomes[4].has_more
+    assert _records(outcomes[5]) == [3, 4]
+    assert outcomes[6:] == [None, None, None]
+    # The states were written: the next pulls, alone, go on from there.
+    after = asyncio.run(_pull(database_url, _request(devices[0], outcomes[0].next_sync_token)))
+    assert _records(after) == []
+    more = asyncio.run(_pull(database_url, _request(devices[4], outcomes[4].next_sync_token)))
+    assert _records(more) == [4]
+    assert _records(asyncio.run(_pull(database_url, _request(devices[5])))) == []
+
+
+def test_a_state_written_meanwhile_is_left_to_a_pull_of_its_own(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch writes a state only if it is still the version it read."""
+    write_events(database_url, ("res.partner", 1, "create"))
+    token = asyncio.run(_pull(database_url, _request("phone"))).next_sync_token
+    sql, params = insert_events_sql(
+        [CapturedChange("res.partner", 2, "create")], user_id=2, now=utcnow()
+    )
+
+    async def race() -> list[Any]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            identity = await read_identity(conn)
+            await conn.execute(sql, params)
+            batch = engine.pull_many(conn, identity, [(_request("phone", token), None)])
+            # An administrator's write lands between the batch's read and write.
+            async with await psycopg.AsyncConnection.connect(
+                database_url, autocommit=True
+            ) as other:
+                original = event_store.page_after
+
+                async def page_then_write(*args: Any, **kwargs: Any) -> Any:
+                    page = await original(*args, **kwargs)
+                    await other.execute("UPDATE user_sync_state SET is_active = true")
+                    return page
+
+                with monkeypatch.context() as patch:
+                    patch.setattr(event_store, "page_after", page_then_write)
+                    return await batch
+
+    assert asyncio.run(race()) == [None]
+    assert _records(asyncio.run(_pull(database_url, _request("phone", token)))) == [2]
