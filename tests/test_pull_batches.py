@@ -108,3 +108,41 @@ def test_a_state_written_meanwhile_is_left_to_a_pull_of_its_own(
 
     assert asyncio.run(race()) == [None]
     assert _records(asyncio.run(_pull(database_url, _request("phone", token)))) == [2]
+
+
+def test_plans_made_on_an_empty_table_still_use_its_indexes(database_url: str) -> None:
+    """A server started before its devices prepares the batch statements
+    while user_sync_state is empty and never analyzed (generic plans, kept
+    until the table is analyzed): they must still find each state by index,
+    not scan the table, once it has thousands."""
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")  # as storage.pool
+            identity = await read_identity(conn)
+            requests = [_request(f"early-{i}") for i in range(8)]
+            for request in requests:  # prepared (psycopg: after 5 runs) while nearly empty
+                await engine.pull(conn, identity, request)
+                await engine.pull_many(conn, identity, [(request, None)])
+            await conn.execute(
+                """INSERT INTO user_sync_state (user_id, device_id, app_type, last_event_id,
+                          sync_count, is_active, create_uid, create_date, write_uid, write_date)
+                   SELECT 2, 'later-' || g, 'manager_app', 0, 0, true, 2, now(), 2, now()
+                     FROM generate_series(1, 5000) AS g"""
+            )
+
+            async def seq_scans() -> int:
+                await conn.execute("SELECT pg_stat_force_next_flush()")
+                cur = await conn.execute(
+                    "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'user_sync_state'"
+                )
+                row = await cur.fetchone()
+                assert row is not None
+                return int(row[0])
+
+            before = await seq_scans()
+            outcomes = await engine.pull_many(conn, identity, [(r, None) for r in requests])
+            assert all(outcome is not None for outcome in outcomes)
+            return await seq_scans() - before
+
+    assert asyncio.run(run()) == 0

@@ -111,7 +111,14 @@ async def read_for_pulls(
     conn: Conn, pulls: list[tuple[int, str, str]], *, lock: bool = False
 ) -> list[PullRead]:
     """read_for_pull of several pulls, (user id, device id, app type) each,
-    in one statement; in their order."""
+    in one statement; in their order.
+
+    The pool's statements keep generic plans (storage.pool), which a server
+    that starts before its devices plans while this table is empty: as a
+    join, PostgreSQL then scans the table instead of its index, on every
+    execution until the table is analyzed. LATERAL ... LIMIT 1 makes it one
+    index lookup per pull whatever the statistics (and record_pulls finds
+    each row by ctid)."""
     user_ids, device_ids, codes = (list(column) for column in zip(*pulls, strict=True))
     cur = await conn.execute(
         f"""
@@ -122,7 +129,7 @@ async def read_for_pulls(
           LEFT JOIN LATERAL (
                 SELECT {_VERSIONED} FROM user_sync_state
                  WHERE user_id = wanted.user_id AND device_id = wanted.device_id
-                 {"FOR UPDATE" if lock else ""}) AS s ON true
+                 LIMIT 1 {"FOR UPDATE" if lock else ""}) AS s ON true
          ORDER BY wanted.n
         """,
         {"user_ids": user_ids, "device_ids": device_ids, "codes": codes},
@@ -231,7 +238,9 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> se
                       %s::int8[], %s::int4[], %s::varchar[], %s::int8[], %s::int4[])
                AS v(id, version, app_type, models_filter, ack, ack_txid, ack_event_id,
                     issued, issued_txid, issued_event_id)
-         WHERE s.id = v.id AND s.xmin = v.version::xid
+         CROSS JOIN LATERAL (SELECT x.ctid AS found FROM user_sync_state x
+                              WHERE x.id = v.id LIMIT 1) AS row
+         WHERE s.ctid = row.found AND s.xmin = v.version::xid
         RETURNING s.id
         """,
         (now, now, *columns),
