@@ -24,7 +24,6 @@ __all__ = [
     "read_for_pulls",
     "record_pull",
     "record_pulls",
-    "record_shared_pulls",
     "reset_state",
 ]
 
@@ -197,17 +196,19 @@ class PullRecord:
     issued: Position
 
 
-async def record_pull(conn: Conn, pull: PullRecord, now: datetime) -> bool:
+async def record_pull(conn: Conn, pull: PullRecord, now: datetime) -> str | None:
     """The positions, and their linear low-water cursors, which archiving and
-    statistics compare with events (odoo_webhook_core.archiving). False,
-    writing nothing, when the state is no longer at its version (something
-    else wrote it since it was read)."""
-    return pull.state_id in await record_pulls(conn, [pull], now)
+    statistics compare with events (odoo_webhook_core.archiving); the
+    state's new version. None, writing nothing, when the state is no longer
+    at its version (something else wrote it since it was read)."""
+    return (await record_pulls(conn, [pull], now)).get(pull.state_id)
 
 
-async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> set[int]:
+async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> dict[int, str]:
     """record_pull of several pulls (of different devices), in one
-    statement; the ids of the states written."""
+    statement; the new version of each state written, by state id."""
+    if not pulls:
+        return {}
     columns: list[list[object]] = [[] for _ in range(10)]
     for pull in pulls:
         ack, out = pull.acknowledged.low_water, pull.issued.low_water
@@ -241,55 +242,11 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> se
          CROSS JOIN LATERAL (SELECT x.ctid AS found FROM user_sync_state x
                               WHERE x.id = v.id LIMIT 1) AS row
          WHERE s.ctid = row.found AND s.xmin = v.version::xid
-        RETURNING s.id
+        RETURNING s.id, s.xmin::text
         """,
         (now, now, *columns),
     )
-    return {cast(int, row[0]) for row in await cur.fetchall()}
-
-
-async def record_shared_pulls(
-    conn: Conn, pulls: list[tuple[int, Position, Position, Position]], now: datetime
-) -> set[int]:
-    """Record pulls served together, in one statement: (state id, position it
-    waited at, acknowledged, issued) each. A state no longer issued at the
-    position it waited at (another pull of the device came in between) is
-    left alone; the ids of those recorded are returned."""
-    if not pulls:
-        return set()
-    columns: list[list[object]] = [[] for _ in range(8)]
-    for state_id, waited_at, acknowledged, issued in pulls:
-        ack, out = acknowledged.low_water, issued.low_water
-        values = (
-            state_id,
-            waited_at.text(),
-            acknowledged.text(),
-            ack.txid,
-            ack.event_id,
-            issued.text(),
-            out.txid,
-            out.event_id,
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    cur = await conn.execute(
-        """
-        UPDATE user_sync_state s
-           SET ack_position = v.ack, ack_txid = v.ack_txid, last_event_id = v.ack_event_id,
-               issued_position = v.issued, issued_txid = v.issued_txid,
-               issued_event_id = v.issued_event_id,
-               last_sync_time = %s, sync_count = COALESCE(s.sync_count, 0) + 1,
-               is_active = true, write_uid = s.user_id, write_date = %s
-          FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::int8[], %s::int4[],
-                      %s::varchar[], %s::int8[], %s::int4[])
-               AS v(id, waited_at, ack, ack_txid, ack_event_id, issued, issued_txid,
-                    issued_event_id)
-         WHERE s.id = v.id AND s.issued_position = v.waited_at
-        RETURNING s.id
-        """,
-        (now, now, *columns),
-    )
-    return {cast(int, row[0]) for row in await cur.fetchall()}
+    return {cast(int, state_id): cast(str, version) for state_id, version in await cur.fetchall()}
 
 
 async def reset_state(

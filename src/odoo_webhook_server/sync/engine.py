@@ -10,7 +10,7 @@ other. After OPTIMISTIC_ATTEMPTS such retries a pull locks the state row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from odoo_webhook_core.app_types import AppType
@@ -195,7 +195,8 @@ async def _pull_once(
         return _resync(identity, plan, page.lost)
     now = utcnow()
     record, result = _finish(identity, plan, page, now)
-    return result if await state_store.record_pull(conn, record, now) else None
+    written = await state_store.record_pull(conn, record, now)
+    return _recorded(identity, plan, record, result, written) if written is not None else None
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,8 @@ def _resync(identity: DatabaseIdentity, plan: _Plan, lost_model: str) -> PullRes
 def _finish(
     identity: DatabaseIdentity, plan: _Plan, page: event_store.Page, now: datetime
 ) -> tuple[state_store.PullRecord, PullResult]:
-    """What the pull writes to its state, and its answer once written."""
+    """What the pull writes to its state, and its answer once written
+    (_recorded)."""
     state, request, start = plan.state, plan.request, plan.start
     # Nothing new: the device stays where it is, and devices served
     # together stay at one position, which a later commit serves at once.
@@ -274,19 +276,6 @@ def _finish(
     record = state_store.PullRecord(
         state.id, plan.version, request.app_type, request.models_filter, ack, end
     )
-    waiting = None
-    if not batch:
-        waiting = WaitingPull(
-            state.id,
-            state.user_id,
-            identity,
-            plan.models,
-            request.limit,
-            end,
-            ack,
-            plan.by_token,
-            plan.not_readable,
-        )
     return record, PullResult(
         events=coalesce(batch),
         next_sync_token=sync_token.mint(identity, TokenClaims(state.id, state.user_id, end)),
@@ -294,8 +283,35 @@ def _finish(
         has_more=has_more,
         models_not_readable=plan.not_readable,
         models=plan.models,
-        waiting=waiting,
     )
+
+
+def _recorded(
+    identity: DatabaseIdentity,
+    plan: _Plan,
+    record: state_store.PullRecord,
+    result: PullResult,
+    version: str,
+) -> PullResult:
+    """The answer of a pull whose state was written, now at `version`: one
+    that found nothing may wait there, and be served with others."""
+    if result.events:
+        return result
+    waiting = WaitingPull(
+        record.state_id,
+        plan.state.user_id,
+        identity,
+        plan.models,
+        plan.request.limit,
+        record.issued,
+        record.acknowledged,
+        plan.by_token,
+        record.app_type,
+        record.models_filter,
+        version,
+        plan.not_readable,
+    )
+    return replace(result, waiting=waiting)
 
 
 async def pull_many(
@@ -348,7 +364,12 @@ async def pull_many(
     outcomes: list[PullResult | None] = []
     for plan in plans:
         done = finished.get(id(plan)) if plan is not None else None
-        outcomes.append(done[1] if done and done[0].state_id in recorded else None)
+        version = recorded.get(done[0].state_id) if done else None
+        outcomes.append(
+            _recorded(identity, plan, *done, version)
+            if plan is not None and done is not None and version is not None
+            else None
+        )
     return outcomes
 
 
@@ -365,6 +386,9 @@ class WaitingPull:
     position: Position
     acknowledged: Position  # what its state holds as acknowledged
     by_token: bool  # False: the device acknowledges by receiving (no token)
+    app_type: str
+    models_filter: tuple[str, ...] | None
+    version: str  # of its state row, as its pull wrote it
     models_not_readable: tuple[str, ...] = ()
 
     @property
@@ -376,8 +400,8 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
     """Serve pulls woken by a commit together: one events query per group of
     pulls at one position with one subscription, all at one snapshot, and
     one statement for all their states. None for a pull that must read on
-    its own (its state moved meanwhile, or events were purged); a result
-    without events when nothing came for it (it waits on)."""
+    its own (its state was written since its pull wrote it, or events were
+    purged); a result without events when nothing came for it (it waits on)."""
     outcomes: dict[int, PullResult | None] = {}
     groups: dict[tuple[object, ...], list[WaitingPull]] = {}
     seen_states: set[int] = set()
@@ -410,8 +434,13 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
                 (member, member.acknowledged if member.by_token else end, events, end, has_more)
                 for member in members
             ]
-        recorded = await state_store.record_shared_pulls(
-            conn, [(m.state_id, m.position, ack, end) for m, ack, _, end, _ in served], now
+        recorded = await state_store.record_pulls(
+            conn,
+            [
+                state_store.PullRecord(m.state_id, m.version, m.app_type, m.models_filter, ack, end)
+                for m, ack, _, end, _ in served
+            ],
+            now,
         )
     for member, _, events, end, has_more in served:
         if member.state_id not in recorded:
