@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -67,6 +68,34 @@ def test_malformed_json_is_422(stack: Stack) -> None:
             )
             assert response.status_code == 422, content
             assert "Traceback" not in response.text
+
+
+def test_pull_body_errors_are_those_of_a_fastapi_body_parameter(stack: Stack) -> None:
+    """The pull reads its body itself (deps.json_body): its refusals are
+    those FastAPI gives for a body parameter, which apps already handle."""
+    cases: list[tuple[bytes, str | None, int, list[Any] | None]] = [
+        (b"", "application/json", 422, [["body"], "missing"]),
+        (b'{"user_id": 2,', "application/json", 422, [["body", 14], "json_invalid"]),
+        (b"[1, 2]", "application/json", 422, [["body"], "model_attributes_type"]),
+        (json.dumps(GOOD).encode(), "text/plain", 422, [["body"], "model_attributes_type"]),
+        (json.dumps(GOOD).encode(), "application/vnd.api+json", 200, None),
+        (json.dumps(GOOD).encode(), None, 422, [["body"], "model_attributes_type"]),
+        (b'{"user_id": "\xff"}', "application/json", 400, None),  # not UTF-8
+    ]
+    with stack.client() as client:
+        for content, content_type, status, first_error in cases:
+            headers = {"Content-Type": content_type} if content_type else {}
+            request = client.build_request(
+                "POST", "/api/v2/sync/pull", content=content, headers=headers
+            )
+            assert content_type is not None or "Content-Type" not in request.headers
+            response = client.send(request)
+            assert response.status_code == status, (content, content_type, response.text)
+            if first_error is not None:
+                error = response.json()["detail"][0]
+                assert [error["loc"], error["type"]] == first_error, (content, error)
+            if status == 400:
+                assert response.json()["detail"] == "There was an error parsing the body"
 
 
 def test_bad_query_parameters_are_422(stack: Stack) -> None:

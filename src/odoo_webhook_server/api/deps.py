@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import email.message
+import json
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, ValidationError
 
 from ..auth.odoo_session import InvalidSession, OdooSession, OdooSessionValidator
+from ..observability.middleware import session_id_of
 from ..storage.identity import read_identity
 from ..storage.notify import ChangeNotifier
 from ..storage.odoo_users import UserAccessCache, is_webhook_manager
@@ -30,11 +35,14 @@ __all__ = [
     "ensure_admin",
     "ensure_may_act_for",
     "get_identity",
+    "json_body",
     "may_act_for_at_once",
     "readable_models",
+    "session_of",
 ]
 
 Conn = AsyncConnection[tuple[object, ...]]
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Forbidden(Exception):
@@ -106,12 +114,68 @@ async def _current_session(
     x_session_id: Annotated[str | None, Security(_session_header)] = None,
     session_id: Annotated[str | None, Security(_session_cookie)] = None,
 ) -> OdooSession:
-    sid = (x_session_id or session_id or "").strip()
+    return await _validate_session(request, (x_session_id or session_id or "").strip())
+
+
+async def session_of(request: Request) -> OdooSession:
+    """The caller's Odoo session, as CurrentSession finds it, for a route
+    that reads it itself (the pull: no dependency solving per request)."""
+    return await _validate_session(request, session_id_of(request.scope) or "")
+
+
+async def _validate_session(request: Request, sid: str) -> OdooSession:
     if not sid:
         raise InvalidSession("Missing Odoo session: send X-Session-Id or the session_id cookie")
     if not _SESSION_ID.fullmatch(sid):
         raise InvalidSession("Odoo session is invalid or expired")
     return await _services(request).sessions.validate(sid)
+
+
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON body as `model`, read and refused as FastAPI reads
+    a body parameter (422 naming the field, 400 for bytes that are not
+    text), for a route that reads it itself."""
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    content_type = request.headers.get("content-type")
+    data: Any = raw  # FastAPI's strict content type: only JSON is parsed
+    if content_type and _is_json(content_type):
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ("body", exc.pos),
+                        "msg": "JSON decode error",
+                        "input": {},
+                        "ctx": {"error": exc.msg},
+                    }
+                ]
+            ) from None
+        except ValueError:  # not UTF-8 (nor UTF-16/32) text
+            raise HTTPException(400, "There was an error parsing the body") from None
+    try:
+        # As FastAPI validates a body: from_attributes gives its error type
+        # (model_attributes_type) for a body that is not an object.
+        return model.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+
+
+def _is_json(content_type: str) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
 
 
 async def _connection(request: Request) -> AsyncIterator[Conn]:
