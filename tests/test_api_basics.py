@@ -83,6 +83,7 @@ def test_pull_answers_are_written_as_pull_out_would_write_them() -> None:
         Event(1, 10, "res.partner", 7, "create", naive, 2, ()),
         Event(2, 10, "sale.order", 8, "write", naive, None, ("name", "état")),
         Event(3, 11, "res.partner", 9, "unlink", naive.replace(tzinfo=UTC), 5, ()),
+        Event(4, 12, "res.partner", 10, "create", naive.replace(microsecond=0), 5, ()),
     ]
     for resync_reason in (None, "events of sale.order … were deleted"):
         fields = {
@@ -94,7 +95,7 @@ def test_pull_answers_are_written_as_pull_out_would_write_them() -> None:
         direct = pull_out_json(events, resync_reason=resync_reason, **fields)  # type: ignore[arg-type]
         documented = PullOut(
             has_updates=True,
-            new_events_count=3,
+            new_events_count=4,
             events=[EventOut.of(event) for event in events],
             resync_required=resync_reason is not None,
             resync_reason=resync_reason,
