@@ -68,7 +68,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from odoo_webhook_server.demo.postgres import TemporaryPostgres
-from odoo_webhook_server.storage.events import _ALL_MODELS, _SOME_MODELS, page_params
+from odoo_webhook_server.storage.events import PAGES_SQL, PageWanted, pages_params
 from odoo_webhook_server.storage.schema import init_db
 from odoo_webhook_server.sync.cursor import Cursor
 from odoo_webhook_server.sync.position import Position
@@ -822,35 +822,33 @@ def _explain(db: Database) -> None:
     with psycopg.connect(db.url, autocommit=True) as conn:
         behind = db.devices["behind"][0]
         sales = db.devices["sales_behind"][0]
-        cases: list[tuple[str, str, tuple[int, int], list[str] | None]] = [
+        cases: list[tuple[str, tuple[int, int], list[str] | None]] = [
             (
                 "all models (manager_app), a benchmark device",
-                _ALL_MODELS,
                 (behind.issued_txid, behind.issued_event_id),
                 None,
             ),
             (
                 "sales_app's models, a benchmark device",
-                _SOME_MODELS,
                 (sales.issued_txid, sales.issued_event_id),
                 list(SALES_MODELS),
             ),
             (
                 "sales_app's models, a device 5,000 events behind the head",
-                _SOME_MODELS,
                 _position(conn, db.events - 5000),
                 list(SALES_MODELS),
             ),
             (
                 f"models_filter [{rare}] (0.1% of the events), a device half-way",
-                _SOME_MODELS,
                 _position(conn, db.events // 2),
                 [rare],
             ),
         ]
-        for title, query, (txid, event_id), models in cases:
+        for title, (txid, event_id), models in cases:
             position = Position.of_cursor(Cursor(txid, event_id))
-            params = page_params(position, tuple(models) if models else None, LIMIT + 1)
+            query = PAGES_SQL
+            wanted = PageWanted(position, tuple(models) if models else None, LIMIT + 1)
+            params = pages_params([wanted])
             print(
                 f"\n== EXPLAIN (ANALYZE, BUFFERS) of the events query on {db.label}: {title};"
                 f" after ({txid}, {event_id}), limit {LIMIT + 1}"

@@ -15,6 +15,7 @@ from odoo_webhook_core.clock import utcnow
 from odoo_webhook_server.storage import events as event_store
 from odoo_webhook_server.storage.identity import read_identity
 from odoo_webhook_server.sync import engine
+from odoo_webhook_server.sync.position import START
 
 from .conftest import write_events
 
@@ -95,7 +96,7 @@ def test_a_state_written_meanwhile_is_left_to_a_pull_of_its_own(
             async with await psycopg.AsyncConnection.connect(
                 database_url, autocommit=True
             ) as other:
-                original = event_store.page_after
+                original = event_store.pages_after
 
                 async def page_then_write(*args: Any, **kwargs: Any) -> Any:
                     page = await original(*args, **kwargs)
@@ -103,7 +104,7 @@ def test_a_state_written_meanwhile_is_left_to_a_pull_of_its_own(
                     return page
 
                 with monkeypatch.context() as patch:
-                    patch.setattr(event_store, "page_after", page_then_write)
+                    patch.setattr(event_store, "pages_after", page_then_write)
                     return await batch
 
     assert asyncio.run(race()) == [None]
@@ -146,3 +147,58 @@ def test_plans_made_on_an_empty_table_still_use_its_indexes(database_url: str) -
             return await seq_scans() - before
 
     assert asyncio.run(run()) == 0
+
+
+def test_one_statement_reads_the_pages_of_groups_of_every_kind(database_url: str) -> None:
+    """pages_after: groups of all models and of some, at the start and in the
+    middle of a batch, with different limits, one whose events were purged,
+    read in one statement: each page is the one page_after reads for that
+    group alone."""
+    write_events(database_url, ("res.partner", 1, "create"), ("sale.order", 2, "create"))
+    write_events(database_url, ("stock.picking", 3, "create"), ("res.partner", 4, "write"))
+    write_events(database_url, ("sale.order", 5, "write"))
+    sales = ("res.partner", "sale.order")
+
+    async def run() -> tuple[list[event_store.Page], list[event_store.Page]]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            # A device of `sales` that received event 1 of a batch of 1, 2, 4, 5.
+            first = await event_store.page_after(conn, START, sales, 2)
+            cut = engine.advance(START, first, 1, START)[1]
+            write_events(database_url, ("res.partner", 6, "write"))  # after the batch
+            await conn.execute(
+                """INSERT INTO update_webhook_purge (model, txid, event_id, purged_at)
+                   SELECT 'stock.picking', txid, id, now() FROM update_webhook
+                    WHERE model = 'stock.picking'"""
+            )
+            wanted = [
+                event_store.PageWanted(START, None, 10),
+                event_store.PageWanted(START, None, 3),
+                event_store.PageWanted(cut, sales, 10),
+                event_store.PageWanted(cut, sales, 2),
+                event_store.PageWanted(cut, ("sale.order",), 10),
+                event_store.PageWanted(cut, None, 10),  # stock.picking was purged
+                event_store.PageWanted(cut, ("x.none",), 10),
+                event_store.PageWanted(START, ("res.partner",), 10),
+            ]
+            together = await event_store.pages_after(conn, wanted)
+            alone = [
+                await event_store.page_after(conn, w.position, w.models, w.limit) for w in wanted
+            ]
+            return together, alone
+
+    together, alone = asyncio.run(run())
+
+    def seen(page: event_store.Page) -> tuple[list[int], list[bool], str | None]:
+        return [e.record_id for e in page.events], page.in_top, page.lost
+
+    assert [seen(page) for page in together] == [seen(page) for page in alone]
+    assert [seen(page) for page in together] == [
+        ([1, 2, 3, 4, 5, 6], [False] * 6, None),
+        ([1, 2, 3], [False] * 3, None),
+        ([2, 4, 5, 6], [True, True, True, False], None),
+        ([2, 4], [True, True], None),
+        ([2, 5], [True, True], None),
+        ([], [], "stock.picking"),
+        ([], [], None),
+        ([1, 4, 6], [False] * 3, None),
+    ]

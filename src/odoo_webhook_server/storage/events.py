@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
 from psycopg import AsyncConnection
 
 from ..sync.cursor import Cursor
@@ -21,11 +22,14 @@ from ..sync.position import START, Position, Snapshot
 
 __all__ = [
     "EVENT_COLUMNS",
+    "PAGES_SQL",
     "Page",
+    "PageWanted",
     "event_of",
     "head",
     "page_after",
-    "page_params",
+    "pages_after",
+    "pages_params",
     "snapshot",
 ]
 
@@ -52,78 +56,114 @@ def event_of(row: Sequence[Any]) -> Event:
 
 
 def _keys(model_filter: str) -> str:
-    """The (phase, txid, id) of the next events after a position (base, top,
-    after) at snapshot `now`: phase 1 is the rest of the batch visible in
-    `top`, phase 2 what committed since `top`. Transactions that were in
-    progress at a snapshot (its xip) are looked up one by one, the others
-    are a range above its xmax."""
+    """The (phase, txid, id) of group g's next events after its position
+    (base, top, after) at snapshot `now`: phase 1 is the rest of the batch
+    visible in `top`, phase 2 what committed since `top`. Transactions that
+    were in progress at a snapshot (its xip) are looked up one by one, the
+    others are a range above its xmax."""
     return f"""
     (SELECT 1 AS phase, x.txid, x.id
-       FROM unnest(%(base_xip)s::int8[]) AS running(txid)
+       FROM unnest(g.base_xip) AS running(txid)
       CROSS JOIN LATERAL (
             SELECT x.txid, x.id FROM update_webhook x
              WHERE x.txid = running.txid {model_filter}
-               AND (x.txid, x.id) > (%(after_txid)s, %(after_id)s)
-             ORDER BY x.txid, x.id LIMIT %(limit)s) x
-      WHERE running.txid < %(top_xmax)s AND running.txid <> ALL(%(top_xip)s::int8[]))
+               AND (x.txid, x.id) > (g.after_txid, g.after_id)
+             ORDER BY x.txid, x.id LIMIT g.lim) x
+      WHERE running.txid < g.top_xmax AND running.txid <> ALL(g.top_xip))
     UNION ALL
     (SELECT 1, x.txid, x.id FROM update_webhook x
-      WHERE x.txid >= %(base_xmax)s AND x.txid < %(top_xmax)s {model_filter}
-        AND (x.txid, x.id) > (%(after_txid)s, %(after_id)s)
-        AND x.txid <> ALL(%(top_xip)s::int8[])
-      ORDER BY x.txid, x.id LIMIT %(limit)s)
+      WHERE x.txid >= g.base_xmax AND x.txid < g.top_xmax {model_filter}
+        AND (x.txid, x.id) > (g.after_txid, g.after_id)
+        AND x.txid <> ALL(g.top_xip)
+      ORDER BY x.txid, x.id LIMIT g.lim)
     UNION ALL
     (SELECT 2, x.txid, x.id
-       FROM unnest(%(top_xip)s::int8[]) AS running(txid)
+       FROM unnest(g.top_xip) AS running(txid)
       CROSS JOIN LATERAL (
             SELECT x.txid, x.id FROM update_webhook x
              WHERE x.txid = running.txid {model_filter}
-             ORDER BY x.txid, x.id LIMIT %(limit)s) x
+             ORDER BY x.txid, x.id LIMIT g.lim) x
       WHERE txid_visible_in_snapshot(running.txid, (SELECT snap FROM now)))
     UNION ALL
     (SELECT 2, x.txid, x.id FROM update_webhook x
-      WHERE x.txid >= %(top_xmax)s {model_filter}
+      WHERE x.txid >= g.top_xmax {model_filter}
         AND x.txid < txid_snapshot_xmax((SELECT snap FROM now))
         AND txid_visible_in_snapshot(x.txid, (SELECT snap FROM now))
-      ORDER BY x.txid, x.id LIMIT %(limit)s)
+      ORDER BY x.txid, x.id LIMIT g.lim)
     """
 
 
+# One statement reads the pages of several groups of pulls (a position, a
+# subscription): each group is a row of the JSON parameter, its page a
+# LATERAL subquery, so that a batch of pulls costs one round trip however
+# many subscriptions it holds. A group of all models reads the (txid, id)
+# index; one of some models reads (model, txid, id) once per model (the
+# branch of the other kind finds nothing at once: a one-time filter, or an
+# empty list of models).
+#
 # The snapshot is the statement's own (the rows it reads are exactly those of
 # the transactions it shows as committed), or one taken earlier and passed
 # (its committed transactions are visible to any later statement).
-_NOW = "WITH now AS (SELECT coalesce(%(now)s::txid_snapshot, txid_current_snapshot()) AS snap)"
-
-# Whether events of these models after the position's low-water cursor were
-# deleted (archiving, v1 cleanup): the device must resync. Checked in the
+#
+# `lost`: a model of which events after the group's low-water cursor were
+# deleted (archiving, v1 cleanup): its devices must resync. Checked in the
 # same statement as the page, which it overrides.
-_LOST = """(SELECT p.model FROM update_webhook_purge p
-            WHERE %(check_purge)s AND (p.txid, p.event_id) > (%(floor_txid)s, %(floor_id)s)
-              AND (%(all)s OR p.model = ANY(%(models)s::varchar[]))
-            ORDER BY p.model LIMIT 1)"""
-
-_ALL_MODELS = f"""
-{_NOW}
-SELECT (SELECT snap FROM now)::text, txid_current_if_assigned(), {_LOST}, page.phase,
+PAGES_SQL = f"""
+WITH now AS (SELECT coalesce(%(now)s::txid_snapshot, txid_current_snapshot()) AS snap)
+SELECT g.n, (SELECT snap FROM now)::text, txid_current_if_assigned(), lost.model, page.phase,
        {_COLUMNS}
-  FROM (SELECT 1) AS one
-  LEFT JOIN (SELECT k.* FROM ({_keys("")}) k
-              ORDER BY k.phase, k.txid, k.id LIMIT %(limit)s) page ON true
+  FROM json_to_recordset(%(groups)s::json)
+       AS g(n int4, base_xmax int8, base_xip int8[], top_xmax int8, top_xip int8[],
+            after_txid int8, after_id int4, lim int4, models varchar[], all_models bool,
+            check_purge bool, floor_txid int8, floor_id int4)
+  LEFT JOIN LATERAL (
+        SELECT p.model FROM update_webhook_purge p
+         WHERE g.check_purge AND (p.txid, p.event_id) > (g.floor_txid, g.floor_id)
+           AND (g.all_models OR p.model = ANY(g.models))
+         ORDER BY p.model LIMIT 1) lost ON true
+  LEFT JOIN LATERAL (
+        SELECT k.* FROM (
+            SELECT of_all.* FROM ({_keys("")}) of_all WHERE g.all_models
+            UNION ALL
+            SELECT of_some.* FROM unnest(g.models) AS wanted(model)
+             CROSS JOIN LATERAL ({_keys("AND x.model = wanted.model")}) of_some
+        ) k
+        ORDER BY k.phase, k.txid, k.id LIMIT g.lim) page ON true
   LEFT JOIN update_webhook e ON e.id = page.id
- ORDER BY page.phase, page.txid, page.id
+ ORDER BY g.n, page.phase, page.txid, page.id
 """
 
-_SOME_MODELS = f"""
-{_NOW}
-SELECT (SELECT snap FROM now)::text, txid_current_if_assigned(), {_LOST}, page.phase,
-       {_COLUMNS}
-  FROM (SELECT 1) AS one
-  LEFT JOIN (SELECT k.* FROM unnest(%(models)s::varchar[]) AS wanted(model)
-              CROSS JOIN LATERAL ({_keys("AND x.model = wanted.model")}) k
-              ORDER BY k.phase, k.txid, k.id LIMIT %(limit)s) page ON true
-  LEFT JOIN update_webhook e ON e.id = page.id
- ORDER BY page.phase, page.txid, page.id
-"""
+
+@dataclass(frozen=True)
+class PageWanted:
+    """One group's page: up to `limit` events after `position`, of `models`
+    (None = all); the purge check looks after `purge_floor` (default: the
+    position's low-water cursor), never for a device at the start, which
+    has missed nothing."""
+
+    position: Position
+    models: tuple[str, ...] | None
+    limit: int
+    purge_floor: Cursor | None = None
+
+    def row(self, n: int) -> dict[str, object]:
+        position = self.position
+        floor = self.purge_floor if self.purge_floor is not None else position.low_water
+        return {
+            "n": n,
+            "base_xmax": position.base.xmax,
+            "base_xip": position.base.xip,
+            "top_xmax": position.top.xmax,
+            "top_xip": position.top.xip,
+            "after_txid": position.after.txid,
+            "after_id": position.after.event_id,
+            "lim": self.limit,
+            "models": self.models or (),
+            "all_models": self.models is None,
+            "check_purge": position != START,
+            "floor_txid": floor.txid,
+            "floor_id": floor.event_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -148,32 +188,34 @@ def _snapshot(text: object, own_txid: object) -> Snapshot:
     return Snapshot.parse(cast(str, text)).as_others_see_it(cast("int | None", own_txid))
 
 
-def page_params(
-    position: Position,
-    models: tuple[str, ...] | None,
-    limit: int,
-    now: Snapshot | None = None,
-    purge_floor: Cursor | None = None,
-) -> dict[str, object]:
-    """The parameters of the events query (_ALL_MODELS / _SOME_MODELS). The
-    purge check looks after `purge_floor` (default: the position's low-water
-    cursor); never for a device at the start, which has missed nothing."""
-    floor = purge_floor if purge_floor is not None else position.low_water
+def pages_params(wanted: Sequence[PageWanted], now: Snapshot | None = None) -> dict[str, object]:
+    """The parameters of PAGES_SQL."""
     return {
         "now": now.text() if now is not None else None,
-        "base_xmax": position.base.xmax,
-        "base_xip": list(position.base.xip),
-        "top_xmax": position.top.xmax,
-        "top_xip": list(position.top.xip),
-        "after_txid": position.after.txid,
-        "after_id": position.after.event_id,
-        "limit": limit,
-        "models": list(models or ()),
-        "all": models is None,
-        "check_purge": position != START,
-        "floor_txid": floor.txid,
-        "floor_id": floor.event_id,
+        "groups": orjson.dumps([page.row(n) for n, page in enumerate(wanted)]).decode(),
     }
+
+
+async def pages_after(
+    conn: Conn, wanted: Sequence[PageWanted], now: Snapshot | None = None
+) -> list[Page]:
+    """The page of each group, in one statement, at snapshot `now` (None:
+    the statement's own); a page's `lost` names a model of which events the
+    group's devices had not received were deleted."""
+    cur = await conn.execute(PAGES_SQL, pages_params(wanted, now))
+    rows: list[list[Sequence[Any]]] = [[] for _ in wanted]
+    for row in await cur.fetchall():
+        rows[cast(int, row[0])].append(row)
+    pages = []
+    for group in rows:
+        first = group[0]
+        at = _snapshot(first[1], first[2])
+        if first[3] is not None:
+            pages.append(Page(at, [], [], lost=cast(str, first[3])))
+            continue
+        found = [row for row in group if row[4] is not None]
+        pages.append(Page(at, [event_of(row[5:]) for row in found], [row[4] == 1 for row in found]))
+    return pages
 
 
 async def page_after(
@@ -184,17 +226,8 @@ async def page_after(
     now: Snapshot | None = None,
     purge_floor: Cursor | None = None,
 ) -> Page:
-    """Up to `limit` events after `position`, of `models` (None = all), at
-    snapshot `now` (None: the query's own); or, in `lost`, a model of which
-    events the device had not received were deleted."""
-    params = page_params(position, models, limit, now, purge_floor)
-    cur = await conn.execute(_ALL_MODELS if models is None else _SOME_MODELS, params)
-    rows = await cur.fetchall()
-    now = _snapshot(rows[0][0], rows[0][1])
-    if rows[0][2] is not None:
-        return Page(now, [], [], lost=cast(str, rows[0][2]))
-    found = [row for row in rows if row[3] is not None]
-    return Page(now, [event_of(row[4:]) for row in found], [row[3] == 1 for row in found])
+    """pages_after of one group."""
+    return (await pages_after(conn, [PageWanted(position, models, limit, purge_floor)], now))[0]
 
 
 async def head(conn: Conn) -> Position:

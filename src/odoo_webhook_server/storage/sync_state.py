@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
+import orjson
 from odoo_webhook_core.app_types import AppType
 from psycopg import AsyncConnection
 
@@ -77,6 +79,27 @@ def _join(models: tuple[str, ...] | None) -> str | None:
     return ",".join(models) if models else None
 
 
+def _json_rows(fields: tuple[str, ...], rows: Iterable[Sequence[object]]) -> str:
+    """The rows of a batch statement as one JSON parameter, read back with
+    json_to_recordset: one value to send instead of an array per column,
+    which psycopg dumps at about 3 µs each (a tenth of a pull's own CPU)."""
+    return orjson.dumps([dict(zip(fields, row, strict=True)) for row in rows]).decode()
+
+
+_RECORD_FIELDS = (
+    "id",
+    "version",
+    "app_type",
+    "models_filter",
+    "ack",
+    "ack_txid",
+    "ack_event_id",
+    "issued",
+    "issued_txid",
+    "issued_event_id",
+)
+
+
 async def find_state(conn: Conn, user_id: int, device_id: str) -> DeviceState | None:
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM user_sync_state WHERE user_id = %s AND device_id = %s",
@@ -118,12 +141,11 @@ async def read_for_pulls(
     execution until the table is analyzed. LATERAL ... LIMIT 1 makes it one
     index lookup per pull whatever the statistics (and record_pulls finds
     each row by ctid)."""
-    user_ids, device_ids, codes = (list(column) for column in zip(*pulls, strict=True))
     cur = await conn.execute(
         f"""
         SELECT t.*, s.*
-          FROM unnest(%(user_ids)s::int4[], %(device_ids)s::varchar[], %(codes)s::varchar[])
-               WITH ORDINALITY AS wanted(user_id, device_id, code, n)
+          FROM json_to_recordset(%(pulls)s::json)
+               AS wanted(n int4, user_id int4, device_id varchar, code varchar)
           LEFT JOIN LATERAL ({app_type_sql("wanted.code")}) AS t ON true
           LEFT JOIN LATERAL (
                 SELECT {_VERSIONED} FROM user_sync_state
@@ -131,7 +153,12 @@ async def read_for_pulls(
                  LIMIT 1 {"FOR UPDATE" if lock else ""}) AS s ON true
          ORDER BY wanted.n
         """,
-        {"user_ids": user_ids, "device_ids": device_ids, "codes": codes},
+        {
+            "pulls": _json_rows(
+                ("n", "user_id", "device_id", "code"),
+                [(n, *pull) for n, pull in enumerate(pulls)],
+            )
+        },
     )
     return [
         PullRead(
@@ -139,7 +166,7 @@ async def read_for_pulls(
             _state(row[4:-1]) if row[4] is not None else None,
             cast(str, row[-1]) if row[4] is not None else None,
         )
-        for code, row in zip(codes, await cur.fetchall(), strict=True)
+        for (_, _, code), row in zip(pulls, await cur.fetchall(), strict=True)
     ]
 
 
@@ -209,23 +236,23 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> di
     statement; the new version of each state written, by state id."""
     if not pulls:
         return {}
-    columns: list[list[object]] = [[] for _ in range(10)]
+    rows = []
     for pull in pulls:
         ack, out = pull.acknowledged.low_water, pull.issued.low_water
-        values = (
-            pull.state_id,
-            pull.version,
-            pull.app_type,
-            _join(pull.models_filter),
-            pull.acknowledged.text(),
-            ack.txid,
-            ack.event_id,
-            pull.issued.text(),
-            out.txid,
-            out.event_id,
+        rows.append(
+            (
+                pull.state_id,
+                pull.version,
+                pull.app_type,
+                _join(pull.models_filter),
+                pull.acknowledged.text(),
+                ack.txid,
+                ack.event_id,
+                pull.issued.text(),
+                out.txid,
+                out.event_id,
+            )
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
     cur = await conn.execute(
         """
         UPDATE user_sync_state s
@@ -235,16 +262,16 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> di
                issued_event_id = v.issued_event_id,
                last_sync_time = %s, sync_count = COALESCE(s.sync_count, 0) + 1,
                is_active = true, write_uid = s.user_id, write_date = %s
-          FROM unnest(%s::int4[], %s::text[], %s::varchar[], %s::varchar[], %s::varchar[],
-                      %s::int8[], %s::int4[], %s::varchar[], %s::int8[], %s::int4[])
-               AS v(id, version, app_type, models_filter, ack, ack_txid, ack_event_id,
-                    issued, issued_txid, issued_event_id)
+          FROM json_to_recordset(%s::json)
+               AS v(id int4, version text, app_type varchar, models_filter varchar,
+                    ack varchar, ack_txid int8, ack_event_id int4,
+                    issued varchar, issued_txid int8, issued_event_id int4)
          CROSS JOIN LATERAL (SELECT x.ctid AS found FROM user_sync_state x
                               WHERE x.id = v.id LIMIT 1) AS row
          WHERE s.ctid = row.found AND s.xmin = v.version::xid
         RETURNING s.id, s.xmin::text
         """,
-        (now, now, *columns),
+        (now, now, _json_rows(_RECORD_FIELDS, rows)),
     )
     return {cast(int, state_id): cast(str, version) for state_id, version in await cur.fetchall()}
 

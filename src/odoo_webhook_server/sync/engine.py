@@ -320,9 +320,9 @@ async def pull_many(
     pulls: list[tuple[PullRequest, odoo_users.UserAccess | None]],
 ) -> list[PullResult | None]:
     """Pulls of different devices that arrived together, served as one: one
-    statement reads their states, one events query serves each group of
-    them at one position with one subscription, all at one snapshot, and
-    one statement writes their states. None for a pull that must be made
+    statement reads their states, one reads the events of every group of
+    them at one position with one subscription (at one snapshot), and one
+    writes their states. None for a pull that must be made
     on its own (`pull`): a device's first pull, one whose state another
     pull wrote meanwhile, one that is refused or must resync (`pull` says
     why), a device twice."""
@@ -347,15 +347,21 @@ async def pull_many(
             groups.setdefault(plan.group(identity), []).append(plan)
     if not groups:
         return [None] * len(pulls)
-    snapshot = await event_store.snapshot(conn)
+    pages = await event_store.pages_after(
+        conn,
+        [
+            event_store.PageWanted(
+                members[0].start,
+                members[0].models,
+                members[0].request.limit + 1,
+                min(m.start.low_water for m in members),
+            )
+            for members in groups.values()
+        ],
+    )
     now = utcnow()
     finished: dict[int, tuple[state_store.PullRecord, PullResult]] = {}
-    for members in groups.values():
-        first = members[0]
-        floor = min(m.start.low_water for m in members)
-        page = await event_store.page_after(
-            conn, first.start, first.models, first.request.limit + 1, snapshot, floor
-        )
+    for members, page in zip(groups.values(), pages, strict=True):
         if page.lost is None:
             finished.update((id(m), _finish(identity, m, page, now)) for m in members)
     recorded = await state_store.record_pulls(
@@ -397,9 +403,9 @@ class WaitingPull:
 
 
 async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult | None]:
-    """Serve pulls woken by a commit together: one events query per group of
-    pulls at one position with one subscription, all at one snapshot, and
-    one statement for all their states. None for a pull that must read on
+    """Serve pulls woken by a commit together: one statement reads the
+    events of every group of pulls at one position with one subscription
+    (at one snapshot), and one writes all their states. None for a pull that must read on
     its own (its state was written since its pull wrote it, or events were
     purged); a result without events when nothing came for it (it waits on)."""
     outcomes: dict[int, PullResult | None] = {}
@@ -411,37 +417,43 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
             continue
         seen_states.add(waiting.state_id)
         groups.setdefault(waiting.group, []).append(waiting)
+    pages = await event_store.pages_after(
+        conn,
+        [
+            event_store.PageWanted(
+                members[0].position,
+                members[0].models,
+                members[0].limit + 1,
+                min(m.position.low_water for m in members),
+            )
+            for members in groups.values()
+        ],
+    )
     now = utcnow()
     # pull, acknowledged, events, end, has_more
     served: list[tuple[WaitingPull, Position, list[Event], Position, bool]] = []
-    async with conn.transaction():
-        snapshot = await event_store.snapshot(conn)
-        for members in groups.values():
-            first = members[0]
-            floor = min(m.position.low_water for m in members)
-            page = await event_store.page_after(
-                conn, first.position, first.models, first.limit + 1, snapshot, floor
-            )
-            if page.lost is not None:
-                outcomes.update((id(m), None) for m in members)
-                continue
-            if not page.events:
-                outcomes.update((id(m), _nothing(m, now)) for m in members)
-                continue
-            batch, end, has_more = advance(first.position, page, first.limit, first.position)
-            events = coalesce(batch)  # once for the group: every member gets the same
-            served += [
-                (member, member.acknowledged if member.by_token else end, events, end, has_more)
-                for member in members
-            ]
-        recorded = await state_store.record_pulls(
-            conn,
-            [
-                state_store.PullRecord(m.state_id, m.version, m.app_type, m.models_filter, ack, end)
-                for m, ack, _, end, _ in served
-            ],
-            now,
-        )
+    for members, page in zip(groups.values(), pages, strict=True):
+        first = members[0]
+        if page.lost is not None:
+            outcomes.update((id(m), None) for m in members)
+            continue
+        if not page.events:
+            outcomes.update((id(m), _nothing(m, now)) for m in members)
+            continue
+        batch, end, has_more = advance(first.position, page, first.limit, first.position)
+        events = coalesce(batch)  # once for the group: every member gets the same
+        served += [
+            (member, member.acknowledged if member.by_token else end, events, end, has_more)
+            for member in members
+        ]
+    recorded = await state_store.record_pulls(
+        conn,
+        [
+            state_store.PullRecord(m.state_id, m.version, m.app_type, m.models_filter, ack, end)
+            for m, ack, _, end, _ in served
+        ],
+        now,
+    )
     for member, _, events, end, has_more in served:
         if member.state_id not in recorded:
             outcomes[id(member)] = None
