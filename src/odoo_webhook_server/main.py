@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .api import health, root, v1
@@ -27,7 +25,7 @@ from .storage.odoo_users import UserAccessCache
 from .storage.pool import make_pool
 from .sync.shared import PullBatches, SharedReads
 
-__all__ = ["ServerTimingMiddleware", "create_app"]
+__all__ = ["create_app"]
 
 # The cyclic garbage collector's thresholds while serving. Every waiting
 # long poll keeps its objects alive for up to `wait` seconds, so with
@@ -38,31 +36,6 @@ __all__ = ["ServerTimingMiddleware", "create_app"]
 # 50,000 allocations instead of 700 left the memory as it was (RSS 418 and
 # 419 MB, one run each). docs/BENCHMARKS.md has the figures.
 GC_THRESHOLDS = (50_000, 20, 20)
-
-
-class ServerTimingMiddleware:
-    """Adds `Server-Timing: app;dur=<ms>`, the time spent inside the server
-    until the response starts, for clients and benchmarks to read. Plain
-    ASGI: no task group per request, unlike Starlette's BaseHTTPMiddleware."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def timed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                headers = list(message.get("headers", []))
-                headers.append((b"server-timing", f"app;dur={elapsed_ms:.3f}".encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, timed_send)
 
 
 def create_app(
@@ -126,7 +99,6 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
 
-    app.add_middleware(ServerTimingMiddleware)
     install_limits(app, settings)  # then CORS, outside the limits
     install_observability(app, settings)  # outermost: request id, metrics, logs; /metrics
     app.include_router(root.router)

@@ -1,8 +1,11 @@
 """One plain ASGI middleware per request: its id (X-Request-Id, accepted
-from the caller when sane, else made here, and returned), its record for
-the logs (observability.context), the request metrics and, in JSON log
-mode, its log line. Outermost of the app's own middlewares, so that the
-answers of the limits (413, 429) and CORS are counted too."""
+from the caller when sane, else made here, and returned), the time spent
+in the server until the answer starts (`Server-Timing: app;dur=<ms>`, for
+clients and benchmarks to read), its record for the logs
+(observability.context), the request metrics and, in JSON log mode, its
+log line. Outermost of the app's own middlewares, so that the answers of
+the limits (413, 429) and CORS are counted too. Plain ASGI: no task group
+per request, unlike Starlette's BaseHTTPMiddleware."""
 
 from __future__ import annotations
 
@@ -25,6 +28,12 @@ __all__ = ["RequestObservabilityMiddleware", "route_template", "session_id_of"]
 log = logging.getLogger(REQUEST_LOGGER)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# The pool gauges are copied after a request at most this often (seconds):
+# with several worker processes a scrape reaches one of them, so each keeps
+# its own up to date, without paying for it on every request. /metrics
+# copies them too, at every scrape.
+POOL_GAUGES_EVERY = 1.0
 
 
 def session_id_of(scope: Scope) -> str | None:
@@ -76,6 +85,7 @@ class RequestObservabilityMiddleware:
     def __init__(self, app: ASGIApp, *, log_requests: bool = False) -> None:
         self.app = app
         self.log_requests = log_requests
+        self._pool_read_at = -POOL_GAUGES_EVERY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,8 +110,10 @@ class RequestObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                elapsed_ms = (time.perf_counter() - started) * 1000
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"server-timing", b"app;dur=%.3f" % elapsed_ms))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -119,7 +131,9 @@ class RequestObservabilityMiddleware:
         metrics.REQUESTS.labels(method, route, str(status)).inc()
         metrics.REQUEST_SECONDS.labels(method, route).observe(seconds)
         services = getattr(getattr(scope.get("app"), "state", None), "services", None)
-        if services is not None:
+        now = time.monotonic()
+        if services is not None and now - self._pool_read_at >= POOL_GAUGES_EVERY:
+            self._pool_read_at = now
             metrics.update_pool(services.pool.get_stats())
         if self.log_requests:
             info = context.current() or {}
