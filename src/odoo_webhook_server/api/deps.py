@@ -6,12 +6,13 @@ import email.message
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -31,6 +32,7 @@ __all__ = [
     "Database",
     "Forbidden",
     "IdentityCache",
+    "RequestEndpointRoute",
     "Services",
     "ensure_admin",
     "ensure_may_act_for",
@@ -167,6 +169,16 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
+
+
+class RequestEndpointRoute(APIRoute):
+    """A route whose endpoint takes the Request and returns a Response
+    itself (with session_of and json_body): FastAPI documents it from its
+    declaration (response_model, responses, openapi_extra) but, per request,
+    neither solves dependencies, reads a body nor serializes the answer."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
 
 
 def _is_json(content_type: str) -> bool:
