@@ -71,7 +71,8 @@ LONG_POLLS_WAITING = Gauge(
 SHARED_READS = Counter(
     "odoo_sync_shared_reads",
     "Long polls woken by commits and read together: batches (one per wake-up), "
-    "queries (events queries: one per subscription and position), pulls (woken "
+    "queries (groups read: one per subscription and position, all of a batch in "
+    "one statement), pulls (woken "
     "pulls read), served (those that got events).",
     ["what"],
 )

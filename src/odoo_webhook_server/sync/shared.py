@@ -2,16 +2,17 @@
 
 Every pull a notification wakes asks `SharedReads.read`; those asking in the
 same turn of the event loop (one notification wakes them all at once) go in
-one batch (engine.serve_waiting): one connection, one snapshot, one events
-query per group of pulls at one position with one subscription, one UPDATE
-for their states. A commit then costs as many queries as there are distinct
-subscriptions and positions among the waiting devices, not as many as
-devices.
+one batch (engine.serve_waiting): one connection, one statement for the
+events of every group of pulls at one position with one subscription, one
+UPDATE for their states. A commit then costs two statements, whose work
+grows with the distinct subscriptions and positions among the waiting
+devices, not with the devices.
 
 The devices it answers pull again at once, together; `PullBatches` reads
 the pulls that arrive while others are being read as one too
-(engine.pull_many): one statement for their states, one events query per
-group, one for their writes, on at most `running` connections at a time.
+(engine.pull_many): one statement for their states, one for the events of
+all their groups, one for their writes, on at most `running` connections at
+a time.
 """
 
 from __future__ import annotations
