@@ -202,3 +202,17 @@ def test_one_statement_reads_the_pages_of_groups_of_every_kind(database_url: str
         ([], [], None),
         ([1, 4, 6], [False] * 3, None),
     ]
+
+
+def test_a_batch_reads_devices_whatever_their_ids(database_url: str) -> None:
+    """The batch statements take their rows as JSON: ids with quotes,
+    backslashes, commas, braces and any Unicode find their states."""
+    devices = ['a"b', "c\\d", "e,f", "{g}", "h'i", "j k", "é-😀", "\u2028", "null"]
+    write_events(database_url, ("res.partner", 1, "create"))
+    first = {d: asyncio.run(_pull(database_url, _request(d))) for d in devices}
+    assert all(_records(r) == [1] for r in first.values())
+    write_events(database_url, ("res.partner", 2, "write"))
+    outcomes = asyncio.run(
+        _pull_many(database_url, [_request(d, first[d].next_sync_token) for d in devices])
+    )
+    assert [_records(o) for o in outcomes] == [[2]] * len(devices)
