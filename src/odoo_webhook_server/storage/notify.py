@@ -151,8 +151,10 @@ class ChangeNotifier:
         if not self.listening:
             await asyncio.sleep(min(seconds, self._retry))  # degraded: poll
             return True
+        # asyncio.timeout, not wait_for: no task per wait (thousands wait at once).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter._event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await waiter._event.wait()
         woken = waiter.woken
         waiter.rearm()
         return woken
