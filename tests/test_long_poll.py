@@ -160,3 +160,50 @@ def test_a_commit_without_a_notification_still_wakes_the_device(stack: Stack) ->
     body = stack.pull(wait=30, sync_token=token).json()
     assert [e["record_id"] for e in body["events"]] == [9]
     assert time.monotonic() - started < 5  # the probe, not the end of the window
+
+
+def test_an_idle_device_re_polls_without_reading_events_yet_misses_nothing(
+    stack: Stack,
+) -> None:
+    """A device that re-polls from where the server left it, while nothing
+    was announced for its models, is served without an events query
+    (odoo_sync_pull_batches_total{what="quiet"}); an announced commit, and
+    one committed without a notification (found by the probe), still reach
+    it."""
+    token = stack.pull().json()["next_sync_token"]
+    quiet_before = value(scrape(stack.base_url), "odoo_sync_pull_batches_total", what="quiet")
+    for _ in range(4):  # idle: each wait window ends empty, the device pulls again
+        body = stack.pull(wait=0.3, sync_token=token).json()
+        assert body["events"] == []
+        token = body["next_sync_token"]
+    quiet = value(scrape(stack.base_url), "odoo_sync_pull_batches_total", what="quiet")
+    assert quiet >= quiet_before + 3
+
+    # Committed between two of its requests: announced while nobody waited.
+    stack.write(("res.partner", 3, "create"))
+    time.sleep(0.3)  # the notification is in
+    started = time.monotonic()
+    body = stack.pull(wait=30, sync_token=token).json()
+    assert [e["record_id"] for e in body["events"]] == [3]
+    assert time.monotonic() - started < 1.0
+    token = body["next_sync_token"]
+
+    committed = _write_in_a_moment(stack, ("res.partner", 1, "create"))
+    body = stack.pull(wait=30, sync_token=token).json()
+    assert [e["record_id"] for e in body["events"]] == [1]
+    assert time.monotonic() - committed[0] < 1.0
+    token = body["next_sync_token"]
+
+    sql, params = insert_events_sql(
+        [CapturedChange("res.partner", 2, "create")], user_id=2, now=utcnow()
+    )
+    with psycopg.connect(stack.database_url) as conn:
+        conn.execute("SET session_replication_role = replica")  # no notification
+        conn.execute(sql, params)
+    started = time.monotonic()
+    records: list[int] = []
+    while not records and time.monotonic() - started < 10:
+        body = stack.pull(wait=5, sync_token=token).json()
+        records, token = [e["record_id"] for e in body["events"]], body["next_sync_token"]
+    assert records == [2]
+    assert time.monotonic() - started < 5  # the probe, not the end of a window

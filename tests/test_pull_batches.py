@@ -14,6 +14,8 @@ from odoo_webhook_core.clock import utcnow
 
 from odoo_webhook_server.storage import events as event_store
 from odoo_webhook_server.storage.identity import read_identity
+from odoo_webhook_server.storage.notify import ChangeNotifier
+from odoo_webhook_server.storage.odoo_users import UserAccess
 from odoo_webhook_server.sync import engine
 from odoo_webhook_server.sync.position import START
 
@@ -216,3 +218,116 @@ def test_a_batch_reads_devices_whatever_their_ids(database_url: str) -> None:
         _pull_many(database_url, [_request(d, first[d].next_sync_token) for d in devices])
     )
     assert [_records(o) for o in outcomes] == [[2]] * len(devices)
+
+
+def test_a_pull_skips_the_events_query_only_when_nothing_new_can_be_there(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QuietStates: a pull from where this process left the state, unwritten
+    since, with no change of its models announced since its last read,
+    reads no events; anything else reads them."""
+    notifier = ChangeNotifier(database_url)  # not started: wake() plays the listener
+    notifier.listening = True
+    quiet = engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+    partners: dict[str, Any] = {"models_filter": ("res.partner",)}
+    write_events(database_url, ("res.partner", 1, "create"))
+    token = asyncio.run(_pull(database_url, _request("phone", **partners))).next_sync_token
+
+    def pull(
+        token: str | None, access: UserAccess | None = None, limit: int = 100
+    ) -> tuple[list[int], bool, str]:
+        """The records served, whether the events query was skipped, the token."""
+        skipped = quiet.skipped
+
+        async def run() -> list[Any]:
+            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+                identity = await read_identity(conn)
+                request = _request("phone", token, limit=limit, **partners)
+                return await engine.pull_many(conn, identity, [(request, access)], quiet)
+
+        [result] = asyncio.run(run())
+        return _records(result), quiet.skipped > skipped, result.next_sync_token
+
+    assert pull(token)[:2] == ([], False)  # nothing remembered yet: read
+    records, skipped, token = pull(token)
+    assert (records, skipped) == ([], True)  # nothing announced since: skipped
+    notifier.wake({"sale.order"})
+    records, skipped, token = pull(token)
+    assert (records, skipped) == ([], True)  # another model's change
+    write_events(database_url, ("res.partner", 2, "write"))
+    notifier.wake({"res.partner"})
+    records, skipped, token = pull(token)
+    assert (records, skipped) == ([2], False)  # its model: read, served
+    records, skipped, token = pull(token)
+    assert (records, skipped) == ([], True)
+
+    # Each of these reads the events, though nothing was announced:
+    write_events(database_url, ("res.partner", 3, "write"))  # unannounced
+    notifier.listening = False  # the listener is down: announcements may be lost
+    records, skipped, token = pull(token)
+    assert (records, skipped) == ([3], False)
+    notifier.listening = True
+    _, skipped, token = pull(token)
+    assert skipped
+    with psycopg.connect(database_url, autocommit=True) as conn:  # written by another
+        conn.execute("UPDATE user_sync_state SET is_active = true")
+    _, skipped, token = pull(token)
+    assert not skipped
+    assert pull(token)[1]  # remembered again from that read
+    # An answer lost: the device sends the token before it again, and starts
+    # behind where the state was left (its batch comes again).
+    write_events(database_url, ("res.partner", 4, "write"))
+    notifier.wake({"res.partner"})
+    assert pull(token)[:2] == ([4], False)
+    records, skipped, token = pull(token)
+    assert (records, skipped) == ([4], False)
+    # Other models (the user may no longer read res.partner): read.
+    _, skipped, token = pull(token)
+    assert skipped
+    partners_hidden = UserAccess(frozenset(), frozenset(), frozenset({"res.partner"}))
+    assert not pull(token, partners_hidden)[1]
+    # A page cut short by its limit: the rest is read, though nothing new came.
+    write_events(database_url, ("res.partner", 5, "write"), ("res.partner", 6, "write"))
+    notifier.wake({"res.partner"})
+    records, skipped, token = pull(token, limit=1)
+    assert (records, skipped) == ([5], False)
+    records, skipped, token = pull(token, limit=1)
+    assert (records, skipped) == ([6], False)
+
+
+def test_woken_pulls_are_remembered_quiet_only_after_reading_everything(
+    database_url: str,
+) -> None:
+    """serve_waiting remembers a state as QuietStates does for pull_many:
+    after a page that was not cut short."""
+    notifier = ChangeNotifier(database_url)
+    notifier.listening = True
+    quiet = engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+    write_events(database_url, ("res.partner", 1, "create"))
+    token = asyncio.run(_pull(database_url, _request("phone", limit=1))).next_sync_token
+
+    async def run() -> list[tuple[list[int], bool]]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            identity = await read_identity(conn)
+            [waiting] = await engine.pull_many(
+                conn, identity, [(_request("phone", token, limit=1), None)], quiet
+            )
+            assert waiting is not None and waiting.waiting is not None
+            write_events(database_url, ("res.partner", 2, "write"), ("res.partner", 3, "write"))
+            notifier.wake({"res.partner"})
+            [woken] = await engine.serve_waiting(conn, [waiting.waiting], quiet)
+            assert woken is not None and woken.has_more
+            seen = []
+            next_token = woken.next_sync_token
+            for _ in range(2):
+                skipped = quiet.skipped
+                [result] = await engine.pull_many(
+                    conn, identity, [(_request("phone", next_token, limit=1), None)], quiet
+                )
+                assert result is not None
+                seen.append((_records(result), quiet.skipped > skipped))
+                next_token = result.next_sync_token
+            return [(_records(woken), True), *seen]
+
+    # After the rest was read, nothing is left: the next pull skips the query.
+    assert asyncio.run(run()) == [([2], True), ([3], False), ([], True)]

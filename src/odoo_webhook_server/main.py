@@ -23,6 +23,7 @@ from .observability.install import install_observability
 from .storage.notify import ChangeNotifier
 from .storage.odoo_users import UserAccessCache
 from .storage.pool import make_pool
+from .sync.engine import QuietStates
 from .sync.shared import PullBatches, SharedReads
 
 __all__ = ["create_app"]
@@ -57,6 +58,8 @@ def create_app(
         async with httpx.AsyncClient(
             transport=odoo_transport, timeout=settings.odoo_timeout_seconds
         ) as client:
+            notifier = ChangeNotifier(settings.database_url)
+            quiet = QuietStates(lambda: notifier.changes, notifier.quiet_since)
             app.state.services = Services(
                 pool=pool,
                 sessions=OdooSessionValidator(
@@ -66,9 +69,9 @@ def create_app(
                     ttl=settings.session_cache_seconds,
                 ),
                 identity=IdentityCache(),
-                notifier=ChangeNotifier(settings.database_url),
-                shared_reads=SharedReads(pool),
-                pull_batches=PullBatches(pool),
+                notifier=notifier,
+                shared_reads=SharedReads(pool, quiet),
+                pull_batches=PullBatches(pool, quiet),
                 access=UserAccessCache(settings.session_cache_seconds),
             )
             app.state.odoo_probe = health.OdooProbe(client, settings.odoo_url)

@@ -80,7 +80,9 @@ PULL_BATCHES = Counter(
     "odoo_sync_pull_batches",
     "Pulls that arrived together and were read as one: batches, pulls (in "
     "them), alone (those that had to be read on their own: first pull of a "
-    "device, an error to report, a state written meanwhile).",
+    "device, an error to report, a state written meanwhile), quiet (those served "
+    "without reading events: nothing announced for their models since their last "
+    "read).",
     ["what"],
 )
 POOL_CONNECTIONS = Gauge(

@@ -92,6 +92,11 @@ class ChangeNotifier:
         self._announced: set[int] = set()
         # Transactions the probe found unannounced, and their models.
         self._suspects: dict[int, set[str]] = {}
+        # Change marks: every wake-up counts one; the last one that named a
+        # model, and the last that named them all (quiet_since).
+        self.changes = 0
+        self._changed_at: dict[str, int] = {}
+        self._all_changed_at = 0
 
     # -- life cycle --------------------------------------------------------
 
@@ -159,8 +164,25 @@ class ChangeNotifier:
         waiter.rearm()
         return woken
 
+    def quiet_since(self, mark: int, models: Iterable[str] | None) -> bool:
+        """Whether no change of `models` (None: of any model) was announced
+        since `mark` (a value of `changes` taken before), while listening.
+        Every wake-up counts: notifications, the probe's finds, and a
+        listener's (re)connection, which counts for every model."""
+        if not self.listening or self._all_changed_at > mark:
+            return False
+        if models is None:
+            return self.changes <= mark
+        return all(self._changed_at.get(model, 0) <= mark for model in models)
+
     def wake(self, models: Iterable[str] | None) -> None:
         """Wake the waiters of `models` (None: every waiter)."""
+        self.changes += 1
+        if models is None:
+            self._all_changed_at = self.changes
+        else:
+            for model in models:
+                self._changed_at[model] = self.changes
         for waiter in self._any_model:
             waiter.wake()
         if models is None:

@@ -10,9 +10,11 @@ other. After OPTIMISTIC_ATTEMPTS such retries a pull locks the state row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from cachetools import LRUCache
 from odoo_webhook_core.app_types import AppType
 from odoo_webhook_core.clock import utcnow
 from psycopg import AsyncConnection
@@ -42,6 +44,7 @@ from .token import DatabaseIdentity, TokenClaims
 __all__ = [
     "PullRequest",
     "PullResult",
+    "QuietStates",
     "WaitingPull",
     "get_state",
     "pull",
@@ -314,10 +317,57 @@ def _recorded(
     return replace(result, waiting=waiting)
 
 
+class QuietStates:
+    """States this process wrote after reading every event up to its
+    snapshot, with the change mark taken before that read (`mark`, of a
+    ChangeNotifier). A later pull of such a state, unwritten since (same
+    row version), from the position it was left at, for the same models,
+    has nothing to read while no change of those models was announced since
+    (`quiet_since`): a transaction committed after the read's snapshot, or
+    in progress then, announces itself at its commit (its NOTIFY, or the
+    probe when it sent none), later than the mark. Such a pull skips the
+    events query; its state is still read and written (row version, app
+    type, access). A device that re-polls while nothing happens, after each
+    wait window, costs two statements instead of three. The purge check
+    rides on the events query: events deleted meanwhile (archiving) are
+    reported, resync_required, at the device's next read of events, the
+    first change of its models."""
+
+    def __init__(
+        self,
+        mark: Callable[[], int],
+        quiet_since: Callable[[int, tuple[str, ...] | None], bool],
+        maxsize: int = 100_000,
+    ) -> None:
+        self.mark = mark
+        self._quiet_since = quiet_since
+        self.skipped = 0  # pulls served without reading events, all told
+        # state id -> (row version written, mark, models)
+        self._states: LRUCache[int, tuple[str, int, tuple[str, ...] | None]] = LRUCache(maxsize)
+
+    def remember(
+        self, state_id: int, version: str, mark: int, models: tuple[str, ...] | None
+    ) -> None:
+        self._states[state_id] = (version, mark, models)
+
+    def has_nothing_new(self, plan: _Plan) -> bool:
+        known = self._states.get(plan.state.id)
+        if known is None:
+            return False
+        version, mark, models = known
+        return (
+            version == plan.version
+            and models == plan.models
+            and plan.start == plan.state.issued
+            and self._quiet_since(mark, models)
+        )
+
+
 async def pull_many(
     conn: Conn,
     identity: DatabaseIdentity,
     pulls: list[tuple[PullRequest, odoo_users.UserAccess | None]],
+    quiet: QuietStates | None = None,
 ) -> list[PullResult | None]:
     """Pulls of different devices that arrived together, served as one: one
     statement reads their states, one reads the events of every group of
@@ -325,7 +375,9 @@ async def pull_many(
     writes their states. None for a pull that must be made
     on its own (`pull`): a device's first pull, one whose state another
     pull wrote meanwhile, one that is refused or must resync (`pull` says
-    why), a device twice."""
+    why), a device twice. With `quiet`, a group of pulls that all have
+    nothing new (QuietStates) reads no events."""
+    mark = quiet.mark() if quiet is not None else 0  # before any events are read
     reads = await state_store.read_for_pulls(
         conn, [(request.user_id, request.device_id, request.app_type) for request, _ in pulls]
     )
@@ -347,21 +399,35 @@ async def pull_many(
             groups.setdefault(plan.group(identity), []).append(plan)
     if not groups:
         return [None] * len(pulls)
-    pages = await event_store.pages_after(
-        conn,
-        [
-            event_store.PageWanted(
-                members[0].start,
-                members[0].models,
-                members[0].request.limit + 1,
-                min(m.start.low_water for m in members),
-            )
-            for members in groups.values()
-        ],
+    to_read = []
+    for members in groups.values():
+        if quiet is not None and all(quiet.has_nothing_new(m) for m in members):
+            quiet.skipped += len(members)
+        else:
+            to_read.append(members)
+    found = (
+        await event_store.pages_after(
+            conn,
+            [
+                event_store.PageWanted(
+                    members[0].start,
+                    members[0].models,
+                    members[0].request.limit + 1,
+                    min(m.start.low_water for m in members),
+                )
+                for members in to_read
+            ],
+        )
+        if to_read
+        else []
     )
+    pages = {id(members): page for members, page in zip(to_read, found, strict=True)}
     now = utcnow()
     finished: dict[int, tuple[state_store.PullRecord, PullResult]] = {}
-    for members, page in zip(groups.values(), pages, strict=True):
+    for members in groups.values():
+        page = pages.get(id(members))
+        if page is None:  # nothing new: the empty page (advance leaves it at rest)
+            page = event_store.Page(members[0].start.top, [], [])
         if page.lost is None:
             finished.update((id(m), _finish(identity, m, page, now)) for m in members)
     recorded = await state_store.record_pulls(
@@ -371,11 +437,12 @@ async def pull_many(
     for plan in plans:
         done = finished.get(id(plan)) if plan is not None else None
         version = recorded.get(done[0].state_id) if done else None
-        outcomes.append(
-            _recorded(identity, plan, *done, version)
-            if plan is not None and done is not None and version is not None
-            else None
-        )
+        if plan is None or done is None or version is None:
+            outcomes.append(None)
+            continue
+        if quiet is not None and not done[1].has_more:
+            quiet.remember(plan.state.id, version, mark, plan.models)
+        outcomes.append(_recorded(identity, plan, *done, version))
     return outcomes
 
 
@@ -402,12 +469,17 @@ class WaitingPull:
         return _group(self.identity, self.models, self.limit, self.position)
 
 
-async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult | None]:
+async def serve_waiting(
+    conn: Conn, pulls: list[WaitingPull], quiet: QuietStates | None = None
+) -> list[PullResult | None]:
     """Serve pulls woken by a commit together: one statement reads the
     events of every group of pulls at one position with one subscription
     (at one snapshot), and one writes all their states. None for a pull that must read on
     its own (its state was written since its pull wrote it, or events were
-    purged); a result without events when nothing came for it (it waits on)."""
+    purged); a result without events when nothing came for it (it waits on).
+    With `quiet`, the states it leaves after reading every event are
+    remembered there."""
+    mark = quiet.mark() if quiet is not None else 0  # before any events are read
     outcomes: dict[int, PullResult | None] = {}
     groups: dict[tuple[object, ...], list[WaitingPull]] = {}
     seen_states: set[int] = set()
@@ -439,6 +511,9 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
             continue
         if not page.events:
             outcomes.update((id(m), _nothing(m, now)) for m in members)
+            if quiet is not None:  # their states are as their pulls wrote them
+                for member in members:
+                    quiet.remember(member.state_id, member.version, mark, member.models)
             continue
         batch, end, has_more = advance(first.position, page, first.limit, first.position)
         events = coalesce(batch)  # once for the group: every member gets the same
@@ -458,6 +533,8 @@ async def serve_waiting(conn: Conn, pulls: list[WaitingPull]) -> list[PullResult
         if member.state_id not in recorded:
             outcomes[id(member)] = None
             continue
+        if quiet is not None and not has_more:
+            quiet.remember(member.state_id, recorded[member.state_id], mark, member.models)
         outcomes[id(member)] = PullResult(
             events=events,
             next_sync_token=sync_token.mint(

@@ -33,8 +33,11 @@ log = logging.getLogger(__name__)
 
 
 class SharedReads:
-    def __init__(self, pool: AsyncConnectionPool[engine.Conn]) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[engine.Conn], quiet: engine.QuietStates | None = None
+    ) -> None:
         self._pool = pool
+        self._quiet = quiet
         self._batch: list[tuple[engine.WaitingPull, asyncio.Future[engine.PullResult | None]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -54,7 +57,9 @@ class SharedReads:
         batch, self._batch, self._runner = self._batch, [], None
         try:
             async with self._pool.connection() as conn:
-                outcomes = await engine.serve_waiting(conn, [waiting for waiting, _ in batch])
+                outcomes = await engine.serve_waiting(
+                    conn, [waiting for waiting, _ in batch], self._quiet
+                )
         except Exception as exc:  # each pull reads on its own, and reports the error
             log.debug("shared read failed: %r", exc)
             outcomes = [None] * len(batch)
@@ -74,9 +79,15 @@ class PullBatches:
     once, as a batch of one."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[engine.Conn], *, running: int = 2, largest: int = 200
+        self,
+        pool: AsyncConnectionPool[engine.Conn],
+        quiet: engine.QuietStates | None = None,
+        *,
+        running: int = 2,
+        largest: int = 200,
     ) -> None:
         self._pool = pool
+        self._quiet = quiet
         self._most_running = running
         self._largest = largest
         self._running = 0  # runners that may still take from the queue
@@ -122,17 +133,23 @@ class PullBatches:
         batch = self._queue[: self._largest]
         del self._queue[: self._largest]
         outcomes: list[engine.PullResult | None] = [None] * len(batch)
+        skipped = self._quiet.skipped if self._quiet is not None else 0
         try:
             try:
                 async with self._pool.connection() as conn:
                     outcomes = await engine.pull_many(
-                        conn, identity, [(request, access) for request, access, _ in batch]
+                        conn,
+                        identity,
+                        [(request, access) for request, access, _ in batch],
+                        self._quiet,
                     )
             except Exception as exc:  # each pull reads on its own, and reports the error
                 log.debug("batched pulls failed: %r", exc)
             metrics.PULL_BATCHES.labels("batches").inc()
             metrics.PULL_BATCHES.labels("pulls").inc(len(batch))
             metrics.PULL_BATCHES.labels("alone").inc(outcomes.count(None))
+            if self._quiet is not None:
+                metrics.PULL_BATCHES.labels("quiet").inc(self._quiet.skipped - skipped)
         finally:  # cancelled too: no pull is left waiting
             for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
