@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -10,6 +11,8 @@ import psycopg
 import pytest
 from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
+
+from odoo_webhook_server.storage.notify import EXPIRY_TICK_SECONDS, ChangeNotifier
 
 from .conftest import PostgresServer, Stack
 from .test_metrics import scrape, value
@@ -207,3 +210,22 @@ def test_an_idle_device_re_polls_without_reading_events_yet_misses_nothing(
         records, token = [e["record_id"] for e in body["events"]], body["next_sync_token"]
     assert records == [2]
     assert time.monotonic() - started < 5  # the probe, not the end of a window
+
+
+async def test_wait_windows_end_together_on_a_tick_never_early() -> None:
+    """ChangeNotifier.wait ends an unanswered window on a multiple of
+    EXPIRY_TICK_SECONDS, rounded up: the devices whose windows end together
+    pull again together (read as one batch), none is answered early, none
+    more than a tick late."""
+    notifier = ChangeNotifier("postgresql:///unused")  # not started: listening by hand
+    notifier.listening = True
+    loop = asyncio.get_running_loop()
+    tick = EXPIRY_TICK_SECONDS
+    for seconds in (0.13, 0.21, 0.05, 0.34, 0.18):
+        waiter = notifier.subscribe()
+        started = loop.time()
+        assert not await notifier.wait(waiter, seconds)
+        ended = loop.time()
+        notifier.unsubscribe(waiter)
+        assert started + seconds <= ended <= started + seconds + tick + 0.05
+        assert abs(ended / tick - round(ended / tick)) * tick < 0.005, (seconds, ended)
