@@ -101,15 +101,14 @@ def _keys(model_filter: str) -> str:
 # branch of the other kind finds nothing at once: a one-time filter, or an
 # empty list of models).
 #
-# The snapshot is the statement's own (the rows it reads are exactly those of
-# the transactions it shows as committed), or one taken earlier and passed
-# (its committed transactions are visible to any later statement).
+# The snapshot is the statement's own: the rows it reads are exactly those of
+# the transactions it shows as committed.
 #
 # `lost`: a model of which events after the group's low-water cursor were
 # deleted (archiving, v1 cleanup): its devices must resync. Checked in the
 # same statement as the page, which it overrides.
 PAGES_SQL = f"""
-WITH now AS (SELECT coalesce(%(now)s::txid_snapshot, txid_current_snapshot()) AS snap)
+WITH now AS (SELECT txid_current_snapshot() AS snap)
 SELECT g.n, (SELECT snap FROM now)::text, txid_current_if_assigned(), lost.model, page.phase,
        {_COLUMNS}
   FROM json_to_recordset(%(groups)s::json)
@@ -188,21 +187,16 @@ def _snapshot(text: object, own_txid: object) -> Snapshot:
     return Snapshot.parse(cast(str, text)).as_others_see_it(cast("int | None", own_txid))
 
 
-def pages_params(wanted: Sequence[PageWanted], now: Snapshot | None = None) -> dict[str, object]:
+def pages_params(wanted: Sequence[PageWanted]) -> dict[str, object]:
     """The parameters of PAGES_SQL."""
-    return {
-        "now": now.text() if now is not None else None,
-        "groups": orjson.dumps([page.row(n) for n, page in enumerate(wanted)]).decode(),
-    }
+    return {"groups": orjson.dumps([page.row(n) for n, page in enumerate(wanted)]).decode()}
 
 
-async def pages_after(
-    conn: Conn, wanted: Sequence[PageWanted], now: Snapshot | None = None
-) -> list[Page]:
-    """The page of each group, in one statement, at snapshot `now` (None:
-    the statement's own); a page's `lost` names a model of which events the
-    group's devices had not received were deleted."""
-    cur = await conn.execute(PAGES_SQL, pages_params(wanted, now))
+async def pages_after(conn: Conn, wanted: Sequence[PageWanted]) -> list[Page]:
+    """The page of each group, in one statement, at one snapshot; a page's
+    `lost` names a model of which events the group's devices had not
+    received were deleted."""
+    cur = await conn.execute(PAGES_SQL, pages_params(wanted))
     rows: list[list[Sequence[Any]]] = [[] for _ in wanted]
     for row in await cur.fetchall():
         rows[cast(int, row[0])].append(row)
@@ -219,15 +213,10 @@ async def pages_after(
 
 
 async def page_after(
-    conn: Conn,
-    position: Position,
-    models: tuple[str, ...] | None,
-    limit: int,
-    now: Snapshot | None = None,
-    purge_floor: Cursor | None = None,
+    conn: Conn, position: Position, models: tuple[str, ...] | None, limit: int
 ) -> Page:
     """pages_after of one group."""
-    return (await pages_after(conn, [PageWanted(position, models, limit, purge_floor)], now))[0]
+    return (await pages_after(conn, [PageWanted(position, models, limit)]))[0]
 
 
 async def head(conn: Conn) -> Position:

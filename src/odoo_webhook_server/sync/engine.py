@@ -227,6 +227,17 @@ def _group(
     return (identity.uuid, models, limit, where)
 
 
+def _page_wanted(
+    starts: list[Position], models: tuple[str, ...] | None, limit: int
+) -> event_store.PageWanted:
+    """The page of a group of pulls (one _group): read with limit + 1 (advance
+    tells whether more follow), the purge checked after the lowest cursor of
+    its members' positions."""
+    return event_store.PageWanted(
+        starts[0], models, limit + 1, min(start.low_water for start in starts)
+    )
+
+
 def _plan(
     identity: DatabaseIdentity,
     request: PullRequest,
@@ -409,11 +420,8 @@ async def pull_many(
         await event_store.pages_after(
             conn,
             [
-                event_store.PageWanted(
-                    members[0].start,
-                    members[0].models,
-                    members[0].request.limit + 1,
-                    min(m.start.low_water for m in members),
+                _page_wanted(
+                    [m.start for m in members], members[0].models, members[0].request.limit
                 )
                 for members in to_read
             ],
@@ -492,12 +500,7 @@ async def serve_waiting(
     pages = await event_store.pages_after(
         conn,
         [
-            event_store.PageWanted(
-                members[0].position,
-                members[0].models,
-                members[0].limit + 1,
-                min(m.position.low_water for m in members),
-            )
+            _page_wanted([m.position for m in members], members[0].models, members[0].limit)
             for members in groups.values()
         ],
     )
