@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import health, root, v1
-from .api.deps import IdentityCache, Services
+from .api.deps import IdentityCache, RequestEndpointRoute, Services
+from .api.direct import DirectRoutesMiddleware
 from .api.docs import install_docs
 from .api.errors import install_error_handlers
 from .api.limits import install_limits
@@ -102,6 +103,11 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
 
+    # Innermost: the pull, called straight from the middlewares (api.direct).
+    app.add_middleware(
+        DirectRoutesMiddleware,
+        routes=[r for r in sync_v2.router.routes if isinstance(r, RequestEndpointRoute)],
+    )
     install_limits(app, settings)  # then CORS, outside the limits
     install_observability(app, settings)  # outermost: request id, metrics, logs; /metrics
     app.include_router(root.router)

@@ -21,6 +21,7 @@ The in-progress list is bounded by max_connections, so a position is too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from .cursor import Cursor
 
@@ -120,18 +121,32 @@ class Position:
         return Cursor(self.base.xmin, 0)
 
     def text(self) -> str:
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
+        # Written once per position: every pull writes its positions and signs
+        # one into its token.
         return f"{self.base.text()};{self.top.text()};{self.after.txid}:{self.after.event_id}"
 
     @classmethod
     def parse(cls, text: str) -> Position:
         """Raises ValueError on anything but a well-formed position."""
-        base_text, top_text, after_text = text.split(";")
-        base, top = Snapshot.parse(base_text), Snapshot.parse(top_text)
-        txid_text, event_text = after_text.split(":")
-        after = Cursor(int(txid_text), int(event_text))
-        if after.txid < 0 or after.event_id < 0:
-            raise ValueError(f"inconsistent position {text!r}")
-        return cls(base, top, after)
+        return _parse_position(text)
+
+
+# Devices at the head share their positions, and every pull reads two from
+# its state and one from its token: parse each text once. Positions are
+# immutable, so the same object serves every pull that names it.
+@lru_cache(maxsize=4096)
+def _parse_position(text: str) -> Position:
+    base_text, top_text, after_text = text.split(";")
+    base, top = Snapshot.parse(base_text), Snapshot.parse(top_text)
+    txid_text, event_text = after_text.split(":")
+    after = Cursor(int(txid_text), int(event_text))
+    if after.txid < 0 or after.event_id < 0:
+        raise ValueError(f"inconsistent position {text!r}")
+    return Position(base, top, after)
 
 
 START = Position(_NOTHING, _NOTHING)
