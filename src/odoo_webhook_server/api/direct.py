@@ -34,7 +34,9 @@ __all__ = ["DirectRoutesMiddleware"]
 class DirectRoutesMiddleware:
     def __init__(self, app: ASGIApp, *, routes: Iterable[RequestEndpointRoute]) -> None:
         self.app = app
-        self.routes = {(method, route.path): route for route in routes for method in route.methods}
+        self.routes = {
+            (method, route.path): route for route in routes for method in route.methods or ()
+        }
         self._handlers: tuple[dict[Any, Any], dict[Any, Any]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
