@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 import re
 import time
@@ -145,6 +146,10 @@ async def json_body(request: Request, model: type[Model]) -> Model:
     content_type = request.headers.get("content-type")
     data: Any = raw  # FastAPI's strict content type: only JSON is parsed
     if content_type and _is_json(content_type):
+        try:  # the common case in one call; any refusal is made below, as FastAPI's
+            return model.model_validate_json(raw)
+        except ValidationError:
+            pass
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -181,6 +186,7 @@ class RequestEndpointRoute(APIRoute):
         return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
 
 
+@functools.lru_cache(maxsize=64)
 def _is_json(content_type: str) -> bool:
     message = email.message.Message()
     message["content-type"] = content_type

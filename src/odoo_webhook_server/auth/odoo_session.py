@@ -71,9 +71,9 @@ class OdooSessionValidator:
         cached = self._cache.get(key, _MISSING) if self._cache is not None else _MISSING
         if cached is not _MISSING:
             session = cast("OdooSession | None", cached)
-            metrics.SESSION_CACHE.labels("hit").inc()
+            metrics.labelled(metrics.SESSION_CACHE, "hit").inc()
         elif key in self._inflight:
-            metrics.SESSION_CACHE.labels("hit").inc()  # shares a running check
+            metrics.labelled(metrics.SESSION_CACHE, "hit").inc()  # shares a running check
             session = await asyncio.shield(self._inflight[key])
         else:
             metrics.SESSION_CACHE.labels("miss").inc()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,6 +39,7 @@ __all__ = [
     "REQUEST_SECONDS",
     "SESSION_CACHE",
     "SHARED_READS",
+    "labelled",
     "mark_process_dead",
     "multiprocess_dir",
     "record_archiving",
@@ -105,6 +106,21 @@ ARCHIVER_ROWS = Counter(
     "Events archived (archived_synced, archived_forced) or deleted by the archiving runs.",
     ["action"],
 )
+
+Metric = TypeVar("Metric", Counter, Gauge, Histogram)
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: Metric, *values: str) -> Metric:
+    """`metric.labels(*values)`, looked up once per label set: labels() takes
+    a lock and checks its values on every call, and every request counts
+    itself several times. For labels of bounded values only."""
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
 
 _POOL_STATS = {"size": "pool_size", "available": "pool_available", "max": "pool_max"}
 

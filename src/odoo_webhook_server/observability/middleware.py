@@ -10,9 +10,9 @@ per request, unlike Starlette's BaseHTTPMiddleware."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 import weakref
 from typing import Any
 from urllib.parse import parse_qsl
@@ -99,7 +99,7 @@ class RequestObservabilityMiddleware:
                 if _REQUEST_ID.fullmatch(candidate):
                     request_id = candidate
                 break
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or os.urandom(16).hex()
         sid = session_id_of(scope)
         token = context.begin(
             request_id=request_id, session=context.mask_session(sid) if sid else None, _sid=sid
@@ -128,8 +128,8 @@ class RequestObservabilityMiddleware:
     def _finish(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"]
         route = route_template(scope)
-        metrics.REQUESTS.labels(method, route, str(status)).inc()
-        metrics.REQUEST_SECONDS.labels(method, route).observe(seconds)
+        metrics.labelled(metrics.REQUESTS, method, route, str(status)).inc()
+        metrics.labelled(metrics.REQUEST_SECONDS, method, route).observe(seconds)
         services = getattr(getattr(scope.get("app"), "state", None), "services", None)
         now = time.monotonic()
         if services is not None and now - self._pool_read_at >= POOL_GAUGES_EVERY:

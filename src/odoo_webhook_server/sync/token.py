@@ -26,6 +26,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from cachetools import LRUCache
+
 from .cursor import Cursor
 from .errors import InvalidSyncToken, StaleSyncToken
 from .position import START, Position
@@ -81,23 +83,45 @@ def _sign(identity: DatabaseIdentity, payload: bytes) -> bytes:
     return hmac.new(identity.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
+# Every pull reads the token its device got last and mints the next one;
+# most are tokens this process minted or read a moment before. Both are pure
+# functions of their inputs, so each is remembered (bounded): a re-poll
+# costs two lookups instead of two HMACs. A token that fails its checks is
+# never remembered.
+_MEMO_SIZE = 16_384
+_minted: LRUCache[tuple[DatabaseIdentity, int, int, str], str] = LRUCache(_MEMO_SIZE)
+_verified: LRUCache[tuple[DatabaseIdentity, str], TokenClaims] = LRUCache(_MEMO_SIZE)
+
+
 def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
-    payload = ":".join(
-        (
-            identity.uuid,
-            identity.epoch,
-            str(claims.state_id),
-            str(claims.user_id),
-            text
-            if len(text := claims.position.text()) <= _INLINE_POSITION_CHARS
-            else "#" + position_digest(claims.position),
+    text = claims.position.text()
+    key = (identity, claims.state_id, claims.user_id, text)
+    token = _minted.get(key)
+    if token is None:
+        inline = len(text) <= _INLINE_POSITION_CHARS
+        where = text if inline else "#" + position_digest(claims.position)
+        payload = ":".join(
+            (identity.uuid, identity.epoch, str(claims.state_id), str(claims.user_id), where)
+        ).encode("ascii")
+        token = _minted[key] = f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}"
+        # What `read` will make of it, when the device sends it back.
+        _verified[identity, token] = (
+            TokenClaims(claims.state_id, claims.user_id, claims.position)
+            if inline
+            else TokenClaims(claims.state_id, claims.user_id, START, where[1:])
         )
-    ).encode("ascii")
-    return f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}"
+    return token
 
 
 def read(identity: DatabaseIdentity, token: str) -> TokenClaims:
     """Check a token's origin and signature; the caller checks the claims."""
+    claims = _verified.get((identity, token))
+    if claims is None:
+        claims = _verified[identity, token] = _read(identity, token)
+    return claims
+
+
+def _read(identity: DatabaseIdentity, token: str) -> TokenClaims:
     parts = token.split(".")
     if len(parts) != 3 or parts[0] not in (_VERSION, _LEGACY_VERSION):
         raise InvalidSyncToken("sync_token is malformed")

@@ -87,8 +87,8 @@ async def pull(request: Request) -> Response:
     finally:
         if waiter is not None:
             notifier.unsubscribe(waiter)
-    metrics.PULLS.labels(body.app_type).inc()
-    metrics.EVENTS_DELIVERED.labels(body.app_type).inc(len(result.events))
+    metrics.labelled(metrics.PULLS, body.app_type).inc()
+    metrics.labelled(metrics.EVENTS_DELIVERED, body.app_type).inc(len(result.events))
     context.note(device=body.device_id, app_type=body.app_type, events=len(result.events))
     return Response(
         pull_out_json(
