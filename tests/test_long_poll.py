@@ -229,3 +229,81 @@ async def test_wait_windows_end_together_on_a_tick_never_early() -> None:
         notifier.unsubscribe(waiter)
         assert started + seconds <= ended <= started + seconds + tick + 0.05
         assert abs(ended / tick - round(ended / tick)) * tick < 0.005, (seconds, ended)
+
+
+def _state(stack: Stack, device_id: str = "device-1") -> dict[str, Any]:
+    with stack.client() as client:
+        response = client.get("/api/v2/sync/state", params={"user_id": 2, "device_id": device_id})
+    assert response.status_code == 200
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def test_a_long_poll_at_rest_acknowledges_with_its_answer_and_loses_nothing(
+    stack: Stack,
+) -> None:
+    """A long poll that sends back the token of the position the server left
+    its state at, while nothing was announced for its models, waits without
+    reading its state (odoo_sync_pull_batches_total{what="at_rest"}). Its
+    answer, a change or the end of its window, records the acknowledgment;
+    an answer that is lost is served again."""
+    stack.write(("res.partner", 1, "create"))
+    first = stack.pull().json()
+    acknowledged_id = first["events"][0]["id"]
+    # Read once with its token: the server knows where it left the state.
+    token = stack.pull(sync_token=first["next_sync_token"]).json()["next_sync_token"]
+    rested_before = value(scrape(stack.base_url), "odoo_sync_pull_batches_total", what="at_rest")
+
+    committed = _write_in_a_moment(stack, ("res.partner", 2, "create"))
+    second = stack.pull(wait=30, sync_token=token).json()
+    assert [e["record_id"] for e in second["events"]] == [2]
+    assert time.monotonic() - committed[0] < 1.0
+    rested = value(scrape(stack.base_url), "odoo_sync_pull_batches_total", what="at_rest")
+    assert rested == rested_before + 1
+    state = _state(stack)
+    assert state["last_event_id"] == acknowledged_id  # the token it sent, written with the answer
+    assert state["sync_count"] == 3
+
+    # The answer is lost: the device asks again from the same token.
+    again = stack.pull(wait=30, sync_token=token).json()
+    assert again["events"] == second["events"]
+    token = again["next_sync_token"]
+
+    # At rest again, and nothing comes: the answer at the end of the window
+    # writes what the device acknowledged, and when.
+    before = _state(stack)
+    empty = stack.pull(wait=0.5, sync_token=token).json()
+    assert empty["events"] == [] and empty["has_updates"] is False
+    after = _state(stack)
+    assert after["last_event_id"] == second["events"][0]["id"]
+    assert after["sync_count"] == before["sync_count"] + 1
+    assert after["last_sync_time"] > before["last_sync_time"]
+    rested_after = value(scrape(stack.base_url), "odoo_sync_pull_batches_total", what="at_rest")
+    assert rested_after == rested + 1
+
+    # The next answer's token is that of the same position, still at rest.
+    committed = _write_in_a_moment(stack, ("res.partner", 3, "create"))
+    body = stack.pull(wait=30, sync_token=empty["next_sync_token"]).json()
+    assert [e["record_id"] for e in body["events"]] == [3]
+    assert time.monotonic() - committed[0] < 1.0
+
+
+def test_a_long_poll_at_rest_sees_a_reset_made_while_it_waits(stack: Stack) -> None:
+    """Its state reset by an administrator during the wait: the commit that
+    wakes it finds the state written since, and the device is told to
+    resync, as a pull that read its state would be."""
+    stack.write(("res.partner", 1, "create"))
+    token = stack.pull().json()["next_sync_token"]
+
+    def reset_then_write() -> None:
+        with stack.client() as client:
+            response = client.post(
+                "/api/v2/sync/reset", params={"user_id": 2, "device_id": "device-1"}
+            )
+            assert response.status_code == 200
+        stack.write(("res.partner", 2, "create"))
+
+    threading.Timer(0.5, reset_then_write).start()
+    response = stack.pull(wait=30, sync_token=token)
+    assert response.status_code == 409
+    assert response.json()["resync_required"] is True

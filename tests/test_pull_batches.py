@@ -13,6 +13,7 @@ from odoo_webhook_core.capture import CapturedChange, insert_events_sql
 from odoo_webhook_core.clock import utcnow
 
 from odoo_webhook_server.storage import events as event_store
+from odoo_webhook_server.storage import sync_state as state_store
 from odoo_webhook_server.storage.identity import read_identity
 from odoo_webhook_server.storage.notify import ChangeNotifier
 from odoo_webhook_server.storage.odoo_users import UserAccess
@@ -331,3 +332,84 @@ def test_woken_pulls_are_remembered_quiet_only_after_reading_everything(
 
     # After the rest was read, nothing is left: the next pull skips the query.
     assert asyncio.run(run()) == [([2], True), ([3], False), ([], True)]
+
+
+def test_a_long_poll_rests_only_where_this_process_left_its_state(database_url: str) -> None:
+    """engine.pull_at_rest: a long poll waits without reading its state only
+    with the token of the position this process left the state at, for the
+    same device, app type, models and limit, its subscription read less than
+    rest_seconds ago, the listener up and nothing of its models announced
+    since. Its answer writes the acknowledgment, unless the state was
+    written meanwhile."""
+    notifier = ChangeNotifier(database_url)  # not started: wake() plays the listener
+    notifier.listening = True
+    quiet = engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+    partners: dict[str, Any] = {"models_filter": ("res.partner",)}
+    write_events(database_url, ("res.partner", 1, "create"))
+    first = asyncio.run(_pull(database_url, _request("phone", **partners))).next_sync_token
+
+    async def run() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            identity = await read_identity(conn)
+
+            def rests(token: str | None, device: str = "phone", **fields: Any) -> bool:
+                request = _request(device, token, **{**partners, **fields})
+                return engine.pull_at_rest(identity, request, quiet) is not None
+
+            assert not rests(first)  # nothing remembered yet
+            [read] = await engine.pull_many(
+                conn, identity, [(_request("phone", first, **partners), None)], quiet
+            )
+            assert read is not None and read.events == []
+            token = read.next_sync_token
+            assert rests(token)
+            assert not rests(None)  # a device without tokens: its pull acknowledges
+            assert not rests(token, device="tablet")
+            assert not rests(token, app_type="sales_app")
+            assert not rests(token, models_filter=None)
+            assert not rests(token, limit=50)
+            notifier.wake({"sale.order"})
+            assert rests(token)  # another model's change
+            notifier.listening = False
+            assert not rests(token)
+            notifier.listening = True
+            quiet.rest_seconds = 0.0
+            assert not rests(token)
+            quiet.rest_seconds = engine.REST_SECONDS
+
+            # Woken with events: the answer writes the acknowledgment too.
+            rested = engine.pull_at_rest(identity, _request("phone", token, **partners), quiet)
+            assert rested is not None and rested.waiting is not None
+            assert rested.waiting.unwritten
+            write_events(database_url, ("res.partner", 2, "write"))
+            notifier.wake({"res.partner"})
+            assert not rests(token)  # its model changed since
+            [woken] = await engine.serve_waiting(conn, [rested.waiting], quiet)
+            assert _records(woken) == [2]
+            state = await state_store.find_state(conn, 2, "phone")
+            assert state is not None
+            assert state.acknowledged == rested.waiting.position
+            assert state.issued != rested.waiting.position
+            assert woken is not None
+            assert not rests(token)  # the token before the answer: behind the state
+            token = woken.next_sync_token
+            assert rests(token)
+            # From the state that answer left: served with others again.
+            rested = engine.pull_at_rest(identity, _request("phone", token, **partners), quiet)
+            assert rested is not None and rested.waiting is not None
+            write_events(database_url, ("res.partner", 3, "write"))
+            notifier.wake({"res.partner"})
+            [woken] = await engine.serve_waiting(conn, [rested.waiting], quiet)
+            assert _records(woken) == [3]
+            assert woken is not None
+            token = woken.next_sync_token
+
+            # Written by another meanwhile: the woken pull must read on its own.
+            rested = engine.pull_at_rest(identity, _request("phone", token, **partners), quiet)
+            assert rested is not None and rested.waiting is not None
+            await conn.execute("UPDATE user_sync_state SET is_active = true")
+            write_events(database_url, ("res.partner", 4, "write"))
+            notifier.wake({"res.partner"})
+            assert await engine.serve_waiting(conn, [rested.waiting], quiet) == [None]
+
+    asyncio.run(run())

@@ -74,6 +74,7 @@ def create_app(
                 shared_reads=SharedReads(pool, quiet),
                 pull_batches=PullBatches(pool, quiet),
                 access=UserAccessCache(settings.session_cache_seconds),
+                quiet=quiet,
             )
             app.state.odoo_probe = health.OdooProbe(client, settings.odoo_url)
             # Listening from the start: the first change after a start wakes

@@ -24,6 +24,7 @@ from ..observability.middleware import session_id_of
 from ..storage.identity import read_identity
 from ..storage.notify import ChangeNotifier
 from ..storage.odoo_users import UserAccessCache, is_webhook_manager
+from ..sync.engine import QuietStates
 from ..sync.shared import PullBatches, SharedReads
 from ..sync.token import DatabaseIdentity
 
@@ -85,6 +86,8 @@ class Services:
     notifier: ChangeNotifier
     shared_reads: SharedReads
     pull_batches: PullBatches
+    # What this process knows of the states it left (engine.QuietStates).
+    quiet: QuietStates | None = None
     # Users' groups and readable models, re-read after SESSION_CACHE_SECONDS.
     access: UserAccessCache = field(default_factory=UserAccessCache)
 

@@ -83,7 +83,8 @@ PULL_BATCHES = Counter(
     "them), alone (those that had to be read on their own: first pull of a "
     "device, an error to report, a state written meanwhile), quiet (those served "
     "without reading events: nothing announced for their models since their last "
-    "read).",
+    "read), at_rest (long polls that waited without reading or writing their state: "
+    "from where this process left it, acknowledged with their answer).",
     ["what"],
 )
 POOL_CONNECTIONS = Gauge(

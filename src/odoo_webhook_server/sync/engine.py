@@ -10,6 +10,7 @@ other. After OPTIMISTIC_ATTEMPTS such retries a pull locks the state row.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -48,6 +49,7 @@ __all__ = [
     "WaitingPull",
     "get_state",
     "pull",
+    "pull_at_rest",
     "pull_many",
     "reset",
     "serve_waiting",
@@ -58,6 +60,10 @@ Conn = AsyncConnection[tuple[object, ...]]
 # Reads of a pull whose state another pull of the device (or an
 # administrator) wrote meanwhile, before it locks the state instead.
 OPTIMISTIC_ATTEMPTS = 3
+# A long poll waits without reading its state (pull_at_rest) only if its
+# state, app type and access rights were read less than this ago (seconds):
+# a change of them reaches a device within this, plus its wait window.
+REST_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -311,21 +317,34 @@ def _recorded(
     that found nothing may wait there, and be served with others."""
     if result.events:
         return result
-    waiting = WaitingPull(
+    return replace(result, waiting=_waiting(identity, plan, record, version, record.acknowledged))
+
+
+def _waiting(
+    identity: DatabaseIdentity,
+    plan: _Plan,
+    record: state_store.PullRecord,
+    version: str,
+    acknowledged: Position,
+) -> WaitingPull:
+    """The pull of `plan`, written as `record` (now at `version`), waiting
+    at the position it issued."""
+    return WaitingPull(
         record.state_id,
         plan.state.user_id,
         identity,
         plan.models,
         plan.request.limit,
         record.issued,
-        record.acknowledged,
+        acknowledged,
         plan.by_token,
         record.app_type,
         record.models_filter,
         version,
         plan.not_readable,
+        plan.request.device_id,
+        time.monotonic(),
     )
-    return replace(result, waiting=waiting)
 
 
 class QuietStates:
@@ -349,29 +368,100 @@ class QuietStates:
         mark: Callable[[], int],
         quiet_since: Callable[[int, tuple[str, ...] | None], bool],
         maxsize: int = 100_000,
+        rest_seconds: float = REST_SECONDS,
     ) -> None:
         self.mark = mark
         self._quiet_since = quiet_since
+        self.rest_seconds = rest_seconds
         self.skipped = 0  # pulls served without reading events, all told
-        # state id -> (row version written, mark, models)
-        self._states: LRUCache[int, tuple[str, int, tuple[str, ...] | None]] = LRUCache(maxsize)
+        self.rested = 0  # long polls that waited without reading their state (pull_at_rest)
+        # state id -> (row version written, mark, models, the pull that waits
+        # there: the next long poll of a device that sends tokens)
+        self._states: LRUCache[int, tuple[str, int, tuple[str, ...] | None, WaitingPull | None]] = (
+            LRUCache(maxsize)
+        )
 
     def remember(
-        self, state_id: int, version: str, mark: int, models: tuple[str, ...] | None
+        self,
+        state_id: int,
+        version: str,
+        mark: int,
+        models: tuple[str, ...] | None,
+        resting: WaitingPull | None = None,
     ) -> None:
-        self._states[state_id] = (version, mark, models)
+        self._states[state_id] = (version, mark, models, resting)
 
     def has_nothing_new(self, plan: _Plan) -> bool:
         known = self._states.get(plan.state.id)
         if known is None:
             return False
-        version, mark, models = known
+        version, mark, models, _ = known
         return (
             version == plan.version
             and models == plan.models
             and plan.start == plan.state.issued
             and self._quiet_since(mark, models)
         )
+
+    def at_rest(
+        self, identity: DatabaseIdentity, request: PullRequest, claims: TokenClaims
+    ) -> WaitingPull | None:
+        """The pull `request` is, waiting where this process left its state,
+        if it acknowledges exactly that position, with the subscription it
+        was read with less than `rest_seconds` ago, and nothing of its models
+        was announced since."""
+        known = self._states.get(claims.state_id)
+        if known is None:
+            return None
+        _, mark, models, resting = known
+        if resting is None or not (
+            resting.identity == identity
+            and resting.user_id == claims.user_id == request.user_id
+            and resting.device_id == request.device_id
+            and resting.app_type == request.app_type
+            and resting.models_filter == request.models_filter
+            and resting.limit == request.limit
+            and claims.resolve(resting.position) == resting.position
+            and time.monotonic() - resting.read_at < self.rest_seconds
+            and self._quiet_since(mark, models)
+        ):
+            return None
+        # Sent with the token of `position`, it acknowledges that.
+        return replace(resting, acknowledged=resting.position, by_token=True, unwritten=True)
+
+
+def pull_at_rest(
+    identity: DatabaseIdentity, request: PullRequest, quiet: QuietStates
+) -> PullResult | None:
+    """A long poll that may wait without a statement: its device sends back
+    the token of the position this process left its state at, nothing of its
+    models was announced since, and its subscription was read less than
+    `quiet.rest_seconds` ago (QuietStates.at_rest). Its acknowledgment is
+    written when it answers: with the events a commit brings
+    (serve_waiting, which writes only if nothing else wrote the state
+    meanwhile, else the pull reads on its own), or by a pull at the end of
+    its window. Until then the state holds the previous acknowledgment, which
+    only keeps events longer (archiving); a lost answer is still served
+    again, since the token names the position. None: the pull reads."""
+    if request.sync_token is None:
+        return None
+    try:
+        claims = sync_token.read(identity, request.sync_token)
+    except SyncError:
+        return None  # the pull that reads says why
+    waiting = quiet.at_rest(identity, request, claims)
+    if waiting is None:
+        return None
+    quiet.rested += 1
+    return PullResult(
+        events=[],
+        next_sync_token=request.sync_token,
+        last_sync_time=utcnow(),
+        has_more=False,
+        models_not_readable=waiting.models_not_readable,
+        models=waiting.models,
+        waiting=waiting,
+    )
 
 
 async def pull_many(
@@ -449,7 +539,9 @@ async def pull_many(
             outcomes.append(None)
             continue
         if quiet is not None and not done[1].has_more:
-            quiet.remember(plan.state.id, version, mark, plan.models)
+            # Its next long poll, when the device acknowledges this answer.
+            resting = _waiting(identity, plan, done[0], version, done[0].issued)
+            quiet.remember(plan.state.id, version, mark, plan.models, resting)
         outcomes.append(_recorded(identity, plan, *done, version))
     return outcomes
 
@@ -471,6 +563,12 @@ class WaitingPull:
     models_filter: tuple[str, ...] | None
     version: str  # of its state row, as its pull wrote it
     models_not_readable: tuple[str, ...] = ()
+    device_id: str = ""
+    # When its state and subscription were last read (time.monotonic()).
+    read_at: float = 0.0
+    # Waiting from memory (pull_at_rest): its acknowledgment, `acknowledged`,
+    # is not written yet; its answer writes it.
+    unwritten: bool = False
 
     @property
     def group(self) -> tuple[object, ...]:
@@ -516,7 +614,7 @@ async def serve_waiting(
             outcomes.update((id(m), _nothing(m, now)) for m in members)
             if quiet is not None:  # their states are as their pulls wrote them
                 for member in members:
-                    quiet.remember(member.state_id, member.version, mark, member.models)
+                    quiet.remember(member.state_id, member.version, mark, member.models, member)
             continue
         batch, end, has_more = advance(first.position, page, first.limit, first.position)
         events = coalesce(batch)  # once for the group: every member gets the same
@@ -537,7 +635,12 @@ async def serve_waiting(
             outcomes[id(member)] = None
             continue
         if quiet is not None and not has_more:
-            quiet.remember(member.state_id, recorded[member.state_id], mark, member.models)
+            version = recorded[member.state_id]
+            # Its next long poll, when the device acknowledges this answer.
+            resting = replace(
+                member, position=end, acknowledged=end, version=version, unwritten=False
+            )
+            quiet.remember(member.state_id, version, mark, member.models, resting)
         outcomes[id(member)] = PullResult(
             events=events,
             next_sync_token=sync_token.mint(

@@ -72,7 +72,9 @@ async def pull(request: Request) -> Response:
     # wakes it. Narrowed to the device's models once the first read knows them.
     waiter = notifier.subscribe() if body.wait > 0 else None
     try:
-        result = await _read(request, session, body.user_id, pull_request)
+        result = await _read(
+            request, session, body.user_id, pull_request, may_rest=waiter is not None
+        )
         while not (result.events or result.has_more or result.resync_reason):
             remaining = deadline - loop.time()
             if remaining <= 0 or waiter is None or result.waiting is None:
@@ -84,6 +86,10 @@ async def pull(request: Request) -> Response:
             # Woken: served with every pull this commit woke, or on its own.
             shared = await services.shared_reads.read(result.waiting)
             result = shared or await _read(request, session, body.user_id, pull_request)
+        if result.waiting is not None and result.waiting.unwritten:
+            # Waited without reading its state (engine.pull_at_rest) and
+            # nothing came: the pull that answers writes the acknowledgment.
+            result = await _read(request, session, body.user_id, pull_request)
     finally:
         if waiter is not None:
             notifier.unsubscribe(waiter)
@@ -115,15 +121,27 @@ router.add_api_route(
 
 
 async def _read(
-    request: Request, session: OdooSession, user_id: int, pull_request: engine.PullRequest
+    request: Request,
+    session: OdooSession,
+    user_id: int,
+    pull_request: engine.PullRequest,
+    *,
+    may_rest: bool = False,
 ) -> engine.PullResult:
     services: Services = request.app.state.services
-    # Read with the pulls arriving meanwhile when nothing needs the database
-    # first (rights known, identity cached); on its own otherwise, or when
-    # the batch could not serve it (engine.pull_many says when).
+    # A long poll from where this process left its state waits without a
+    # statement (`may_rest`: engine.pull_at_rest); other pulls are read with
+    # the pulls arriving meanwhile when nothing needs the database first
+    # (rights known, identity cached); on their own otherwise, or when the
+    # batch could not serve them (engine.pull_many says when).
     identity = services.identity.cached()
     known, access = services.access.cached(user_id)
     if identity is not None and known and may_act_for_at_once(session, user_id):
+        if may_rest and services.quiet is not None:
+            rested = engine.pull_at_rest(identity, pull_request, services.quiet)
+            if rested is not None:
+                metrics.labelled(metrics.PULL_BATCHES, "at_rest").inc()
+                return rested
         result = await services.pull_batches.pull(identity, pull_request, access)
         if result is not None:
             return result
