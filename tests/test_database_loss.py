@@ -196,3 +196,35 @@ def test_database_loss_under_load(cluster: tuple[TemporaryPostgres, str]) -> Non
     assert write_failures, "the writer never saw the outage"
     for device in devices:
         assert sorted(set(device.received)) == committed, device.name
+
+
+def test_a_long_poll_at_rest_still_answers_when_the_database_goes_away(
+    cluster: tuple[TemporaryPostgres, str],
+) -> None:
+    """A long poll that waited without reading its state (at rest) writes its
+    acknowledgment when its window ends; if PostgreSQL went away meanwhile,
+    it answers as any wait that ends: nothing new, with the token it came
+    with (which still acknowledges), not an error."""
+    postgres, url = cluster
+    odoo = FakeOdoo(db="odoo")
+    from .conftest import ADMIN
+
+    odoo.users.append(ADMIN)
+    sid = odoo.login("admin")
+    body = {"user_id": 2, "device_id": "phone", "app_type": "manager_app"}
+    with (
+        serve_in_thread(odoo.app()) as odoo_url,
+        serve_in_thread(create_app(settings_for(url, odoo_url, pool_timeout_seconds=1))) as base,
+        httpx.Client(base_url=base, headers={"X-Session-Id": sid}, timeout=30) as client,
+    ):
+        token = client.post("/api/v2/sync/pull", json=body).json()["next_sync_token"]
+        token = client.post("/api/v2/sync/pull", json={**body, "sync_token": token}).json()[
+            "next_sync_token"
+        ]
+        threading.Timer(1.0, postgres.kill).start()
+        response = client.post("/api/v2/sync/pull", json={**body, "sync_token": token, "wait": 3})
+        assert response.status_code == 200, response.text
+        assert response.json()["events"] == []
+        assert response.json()["next_sync_token"] == token
+        # The database is gone indeed: the next pull says so.
+        assert client.post("/api/v2/sync/pull", json=body).status_code == 503

@@ -60,7 +60,13 @@ def create_app(
             transport=odoo_transport, timeout=settings.odoo_timeout_seconds
         ) as client:
             notifier = ChangeNotifier(settings.database_url)
-            quiet = QuietStates(lambda: notifier.changes, notifier.quiet_since)
+            quiet = QuietStates(
+                lambda: notifier.changes,
+                notifier.quiet_since,
+                # A long poll at rest trusts its app type and rights as long
+                # as the access cache trusts rights.
+                rest_seconds=settings.session_cache_seconds,
+            )
             app.state.services = Services(
                 pool=pool,
                 sessions=OdooSessionValidator(

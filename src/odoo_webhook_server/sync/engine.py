@@ -62,7 +62,8 @@ Conn = AsyncConnection[tuple[object, ...]]
 OPTIMISTIC_ATTEMPTS = 3
 # A long poll waits without reading its state (pull_at_rest) only if its
 # state, app type and access rights were read less than this ago (seconds):
-# a change of them reaches a device within this, plus its wait window.
+# a change of them reaches a device within this, plus its wait window. The
+# server uses SESSION_CACHE_SECONDS, how long it trusts access rights.
 REST_SECONDS = 30.0
 
 
