@@ -45,6 +45,14 @@ async def _pull(database_url: str, request: engine.PullRequest) -> engine.PullRe
         return await engine.pull(conn, await read_identity(conn), request)
 
 
+def _quiet_states(database_url: str) -> tuple[ChangeNotifier, engine.QuietStates]:
+    """QuietStates on a notifier that is not started: its wake() plays the
+    listener, which counts as up."""
+    notifier = ChangeNotifier(database_url)
+    notifier.listening = True
+    return notifier, engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+
+
 def _records(result: engine.PullResult | None) -> list[int]:
     assert result is not None
     return [e.record_id for e in result.events]
@@ -227,9 +235,7 @@ def test_a_pull_skips_the_events_query_only_when_nothing_new_can_be_there(
     """QuietStates: a pull from where this process left the state, unwritten
     since, with no change of its models announced since its last read,
     reads no events; anything else reads them."""
-    notifier = ChangeNotifier(database_url)  # not started: wake() plays the listener
-    notifier.listening = True
-    quiet = engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+    notifier, quiet = _quiet_states(database_url)
     partners: dict[str, Any] = {"models_filter": ("res.partner",)}
     write_events(database_url, ("res.partner", 1, "create"))
     token = asyncio.run(_pull(database_url, _request("phone", **partners))).next_sync_token
@@ -301,9 +307,7 @@ def test_woken_pulls_are_remembered_quiet_only_after_reading_everything(
 ) -> None:
     """serve_waiting remembers a state as QuietStates does for pull_many:
     after a page that was not cut short."""
-    notifier = ChangeNotifier(database_url)
-    notifier.listening = True
-    quiet = engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+    notifier, quiet = _quiet_states(database_url)
     write_events(database_url, ("res.partner", 1, "create"))
     token = asyncio.run(_pull(database_url, _request("phone", limit=1))).next_sync_token
 
@@ -341,9 +345,7 @@ def test_a_long_poll_rests_only_where_this_process_left_its_state(database_url: 
     rest_seconds ago, the listener up and nothing of its models announced
     since. Its answer writes the acknowledgment, unless the state was
     written meanwhile."""
-    notifier = ChangeNotifier(database_url)  # not started: wake() plays the listener
-    notifier.listening = True
-    quiet = engine.QuietStates(lambda: notifier.changes, notifier.quiet_since)
+    notifier, quiet = _quiet_states(database_url)
     partners: dict[str, Any] = {"models_filter": ("res.partner",)}
     write_events(database_url, ("res.partner", 1, "create"))
     first = asyncio.run(_pull(database_url, _request("phone", **partners))).next_sync_token

@@ -362,7 +362,11 @@ class QuietStates:
     wait window, costs two statements instead of three. The purge check
     rides on the events query: events deleted meanwhile (archiving) are
     reported, resync_required, at the device's next read of events, the
-    first change of its models."""
+    first change of its models.
+
+    Each state is remembered as the pull that would wait there (its row
+    version, models and position), which its next long poll may be
+    (`at_rest`)."""
 
     def __init__(
         self,
@@ -375,33 +379,24 @@ class QuietStates:
         self._quiet_since = quiet_since
         self.rest_seconds = rest_seconds
         self.skipped = 0  # pulls served without reading events, all told
-        self.rested = 0  # long polls that waited without reading their state (pull_at_rest)
-        # state id -> (row version written, mark, models, the pull that waits
-        # there: the next long poll of a device that sends tokens)
-        self._states: LRUCache[int, tuple[str, int, tuple[str, ...] | None, WaitingPull | None]] = (
-            LRUCache(maxsize)
-        )
+        # state id -> (mark, the pull waiting where the state was left)
+        self._states: LRUCache[int, tuple[int, WaitingPull]] = LRUCache(maxsize)
 
-    def remember(
-        self,
-        state_id: int,
-        version: str,
-        mark: int,
-        models: tuple[str, ...] | None,
-        resting: WaitingPull | None = None,
-    ) -> None:
-        self._states[state_id] = (version, mark, models, resting)
+    def remember(self, mark: int, resting: WaitingPull) -> None:
+        """`resting`: the pull waiting where this process left its state, at
+        the row version it wrote; `mark`: taken before its events were read."""
+        self._states[resting.state_id] = (mark, resting)
 
     def has_nothing_new(self, plan: _Plan) -> bool:
         known = self._states.get(plan.state.id)
         if known is None:
             return False
-        version, mark, models, _ = known
+        mark, resting = known
         return (
-            version == plan.version
-            and models == plan.models
+            resting.version == plan.version
+            and resting.models == plan.models
             and plan.start == plan.state.issued
-            and self._quiet_since(mark, models)
+            and self._quiet_since(mark, resting.models)
         )
 
     def at_rest(
@@ -414,8 +409,8 @@ class QuietStates:
         known = self._states.get(claims.state_id)
         if known is None:
             return None
-        _, mark, models, resting = known
-        if resting is None or not (
+        mark, resting = known
+        if not (
             resting.identity == identity
             and resting.user_id == claims.user_id == request.user_id
             and resting.device_id == request.device_id
@@ -424,7 +419,7 @@ class QuietStates:
             and resting.limit == request.limit
             and claims.resolve(resting.position) == resting.position
             and time.monotonic() - resting.read_at < self.rest_seconds
-            and self._quiet_since(mark, models)
+            and self._quiet_since(mark, resting.models)
         ):
             return None
         # Sent with the token of `position`, it acknowledges that.
@@ -453,7 +448,6 @@ def pull_at_rest(
     waiting = quiet.at_rest(identity, request, claims)
     if waiting is None:
         return None
-    quiet.rested += 1
     return PullResult(
         events=[],
         next_sync_token=request.sync_token,
@@ -541,8 +535,7 @@ async def pull_many(
             continue
         if quiet is not None and not done[1].has_more:
             # Its next long poll, when the device acknowledges this answer.
-            resting = _waiting(identity, plan, done[0], version, done[0].issued)
-            quiet.remember(plan.state.id, version, mark, plan.models, resting)
+            quiet.remember(mark, _waiting(identity, plan, done[0], version, done[0].issued))
         outcomes.append(_recorded(identity, plan, *done, version))
     return outcomes
 
@@ -615,7 +608,7 @@ async def serve_waiting(
             outcomes.update((id(m), _nothing(m, now)) for m in members)
             if quiet is not None:  # their states are as their pulls wrote them
                 for member in members:
-                    quiet.remember(member.state_id, member.version, mark, member.models, member)
+                    quiet.remember(mark, member)
             continue
         batch, end, has_more = advance(first.position, page, first.limit, first.position)
         events = coalesce(batch)  # once for the group: every member gets the same
@@ -636,12 +629,12 @@ async def serve_waiting(
             outcomes[id(member)] = None
             continue
         if quiet is not None and not has_more:
-            version = recorded[member.state_id]
             # Its next long poll, when the device acknowledges this answer.
-            resting = replace(
-                member, position=end, acknowledged=end, version=version, unwritten=False
+            version = recorded[member.state_id]
+            quiet.remember(
+                mark,
+                replace(member, position=end, acknowledged=end, version=version, unwritten=False),
             )
-            quiet.remember(member.state_id, version, mark, member.models, resting)
         outcomes[id(member)] = PullResult(
             events=events,
             next_sync_token=sync_token.mint(
