@@ -124,9 +124,10 @@ def test_a_state_written_meanwhile_is_left_to_a_pull_of_its_own(
 
 def test_plans_made_on_an_empty_table_still_use_its_indexes(database_url: str) -> None:
     """A server started before its devices prepares the batch statements
-    while user_sync_state is empty and never analyzed (generic plans, kept
-    until the table is analyzed): they must still find each state by index,
-    not scan the table, once it has thousands."""
+    while user_sync_state and update_webhook are empty and never analyzed
+    (generic plans, kept until the table is analyzed): they must still find
+    each state and each event by index, not scan the tables, once they have
+    thousands of rows."""
 
     async def run() -> int:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -142,22 +143,30 @@ def test_plans_made_on_an_empty_table_still_use_its_indexes(database_url: str) -
                    SELECT 2, 'later-' || g, 'manager_app', 0, 0, true, 2, now(), 2, now()
                      FROM generate_series(1, 5000) AS g"""
             )
+            # Events the batch serves, among thousands (one transaction).
+            await conn.execute(
+                """INSERT INTO update_webhook (model, record_id, event, "timestamp", user_id,
+                          is_archived, txid)
+                   SELECT 'res.partner', g, 'write', now(), 2, false, txid_current()
+                     FROM generate_series(1, 5000) AS g"""
+            )
 
-            async def seq_scans() -> int:
+            async def seq_scans() -> dict[str, int]:
                 await conn.execute("SELECT pg_stat_force_next_flush()")
                 cur = await conn.execute(
-                    "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'user_sync_state'"
+                    """SELECT relname, seq_scan FROM pg_stat_user_tables
+                        WHERE relname IN ('user_sync_state', 'update_webhook')"""
                 )
-                row = await cur.fetchone()
-                assert row is not None
-                return int(row[0])
+                return {str(name): int(count) for name, count in await cur.fetchall()}
 
             before = await seq_scans()
             outcomes = await engine.pull_many(conn, identity, [(r, None) for r in requests])
             assert all(outcome is not None for outcome in outcomes)
-            return await seq_scans() - before
+            assert all(len(outcome.events) == 100 for outcome in outcomes if outcome)
+            after = await seq_scans()
+            return {name: after[name] - before[name] for name in after}
 
-    assert asyncio.run(run()) == 0
+    assert asyncio.run(run()) == {"user_sync_state": 0, "update_webhook": 0}
 
 
 def test_one_statement_reads_the_pages_of_groups_of_every_kind(database_url: str) -> None:

@@ -60,7 +60,9 @@ def _keys(model_filter: str) -> str:
     (base, top, after) at snapshot `now`: phase 1 is the rest of the batch
     visible in `top`, phase 2 what committed since `top`. Transactions that
     were in progress at a snapshot (its xip) are looked up one by one, the
-    others are a range above its xmax."""
+    others are a range above its xmax; that range of phase 1 is empty for a
+    finished position (base = top), which `g.base_xmax < g.top_xmax`, a
+    one-time filter, skips without reading the index."""
     return f"""
     (SELECT 1 AS phase, x.txid, x.id
        FROM unnest(g.base_xip) AS running(txid)
@@ -72,7 +74,8 @@ def _keys(model_filter: str) -> str:
       WHERE running.txid < g.top_xmax AND running.txid <> ALL(g.top_xip))
     UNION ALL
     (SELECT 1, x.txid, x.id FROM update_webhook x
-      WHERE x.txid >= g.base_xmax AND x.txid < g.top_xmax {model_filter}
+      WHERE g.base_xmax < g.top_xmax
+        AND x.txid >= g.base_xmax AND x.txid < g.top_xmax {model_filter}
         AND (x.txid, x.id) > (g.after_txid, g.after_id)
         AND x.txid <> ALL(g.top_xip)
       ORDER BY x.txid, x.id LIMIT g.lim)
@@ -104,6 +107,10 @@ def _keys(model_filter: str) -> str:
 # The snapshot is the statement's own: the rows it reads are exactly those of
 # the transactions it shows as committed.
 #
+# Each event's columns are one lookup by id (LATERAL ... LIMIT 1): a plain
+# join, planned generically while the table was small (storage.pool), read the
+# whole table once per group.
+#
 # `lost`: a model of which events after the group's low-water cursor were
 # deleted (archiving, v1 cleanup): its devices must resync. Checked in the
 # same statement as the page, which it overrides.
@@ -128,7 +135,8 @@ SELECT g.n, (SELECT snap FROM now)::text, txid_current_if_assigned(), lost.model
              CROSS JOIN LATERAL ({_keys("AND x.model = wanted.model")}) of_some
         ) k
         ORDER BY k.phase, k.txid, k.id LIMIT g.lim) page ON true
-  LEFT JOIN update_webhook e ON e.id = page.id
+  LEFT JOIN LATERAL (
+        SELECT {_COLUMNS} FROM update_webhook e WHERE e.id = page.id LIMIT 1) e ON true
  ORDER BY g.n, page.phase, page.txid, page.id
 """
 

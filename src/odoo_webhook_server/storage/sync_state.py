@@ -36,10 +36,13 @@ log = logging.getLogger(__name__)
 _COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, last_sync_time,
               sync_count, is_active, ack_txid, issued_txid, issued_event_id,
               ack_position, issued_position"""
-# The row's version: PostgreSQL gives every update of a row a new xmin, so a
-# pull that read the state without locking it writes only if nothing else
-# wrote it meanwhile (record_pull).
-_VERSIONED = f"{_COLUMNS}, xmin::text"
+# The row's version, "xmin@ctid": PostgreSQL gives every update of a row a new
+# xmin and a new place, so a pull that read the state without locking it
+# writes only if nothing else wrote it meanwhile (record_pull), and finds it by
+# its place, not through an index: while a long transaction keeps the old
+# versions of the rows, each index entry leads to all of them.
+_VERSION = "xmin::text || '@' || ctid::text"
+_VERSIONED = f"{_COLUMNS}, {_VERSION}"
 
 
 def _position(text: object, legacy: Cursor) -> Position:
@@ -140,7 +143,7 @@ async def read_for_pulls(
     join, PostgreSQL then scans the table instead of its index, on every
     execution until the table is analyzed. LATERAL ... LIMIT 1 makes it one
     index lookup per pull whatever the statistics (and record_pulls finds
-    each row by ctid)."""
+    each row at the place its version names)."""
     cur = await conn.execute(
         f"""
         SELECT t.*, s.*
@@ -266,10 +269,12 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> di
                AS v(id int4, version text, app_type varchar, models_filter varchar,
                     ack varchar, ack_txid int8, ack_event_id int4,
                     issued varchar, issued_txid int8, issued_event_id int4)
-         CROSS JOIN LATERAL (SELECT x.ctid AS found FROM user_sync_state x
-                              WHERE x.id = v.id LIMIT 1) AS row
-         WHERE s.ctid = row.found AND s.xmin = v.version::xid
-        RETURNING s.id, s.xmin::text
+         CROSS JOIN LATERAL (
+               SELECT x.ctid AS found FROM user_sync_state x
+                WHERE x.ctid = split_part(v.version, '@', 2)::tid AND x.id = v.id
+                LIMIT 1) AS row
+         WHERE s.ctid = row.found AND s.xmin = split_part(v.version, '@', 1)::xid
+        RETURNING s.id, s.xmin::text || '@' || s.ctid::text
         """,
         (now, now, _json_rows(_RECORD_FIELDS, rows)),
     )
