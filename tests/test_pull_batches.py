@@ -129,7 +129,7 @@ def test_plans_made_on_an_empty_table_still_use_its_indexes(database_url: str) -
     each state and each event by index, not scan the tables, once they have
     thousands of rows."""
 
-    async def run() -> int:
+    async def run() -> dict[str, int]:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await conn.execute("SET plan_cache_mode = force_generic_plan")  # as storage.pool
             identity = await read_identity(conn)
