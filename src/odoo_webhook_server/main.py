@@ -106,6 +106,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served by install_docs, with local assets
         redoc_url=None,
+        # The server's own metrics and logs (observability/) are its telemetry;
+        # FastAPI's native OpenTelemetry would otherwise look up the global
+        # providers, in the environment, on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     install_docs(app)

@@ -209,9 +209,11 @@ async def pages_after(conn: Conn, wanted: Sequence[PageWanted]) -> list[Page]:
     for row in await cur.fetchall():
         rows[cast(int, row[0])].append(row)
     pages = []
+    # The statement's own snapshot, the same on every row.
+    at = _snapshot(rows[0][0][1], rows[0][0][2]) if wanted else None
     for group in rows:
         first = group[0]
-        at = _snapshot(first[1], first[2])
+        assert at is not None
         if first[3] is not None:
             pages.append(Page(at, [], [], lost=cast(str, first[3])))
             continue

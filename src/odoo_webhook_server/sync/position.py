@@ -56,6 +56,11 @@ class Snapshot:
 
     def text(self) -> str:
         """PostgreSQL's txid_snapshot text form, xmin:xmax:xip1,xip2."""
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
+        # A batch's snapshot ends the positions of all its devices.
         return f"{self.xmin}:{self.xmax}:{','.join(map(str, self.xip))}"
 
     @classmethod
@@ -107,7 +112,7 @@ class Position:
             return True
         return self.top.visible(txid) and Cursor(txid, event_id) <= self.after
 
-    @property
+    @cached_property
     def low_water(self) -> Cursor:
         """A linear cursor with every event up to it delivered (archiving,
         statistics and the purge check compare linear cursors): the last

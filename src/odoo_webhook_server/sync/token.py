@@ -24,9 +24,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections import OrderedDict
 from dataclasses import dataclass
-
-from cachetools import LRUCache
+from typing import Generic, TypeVar
 
 from .cursor import Cursor
 from .errors import InvalidSyncToken, StaleSyncToken
@@ -89,8 +89,33 @@ def _sign(identity: DatabaseIdentity, payload: bytes) -> bytes:
 # costs two lookups instead of two HMACs. A token that fails its checks is
 # never remembered.
 _MEMO_SIZE = 16_384
-_minted: LRUCache[tuple[DatabaseIdentity, int, int, str], str] = LRUCache(_MEMO_SIZE)
-_verified: LRUCache[tuple[DatabaseIdentity, str], TokenClaims] = LRUCache(_MEMO_SIZE)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Memo(Generic[_K, _V]):
+    """At most `size` entries, the oldest one dropped first: a token is
+    used again soon after it is made or read, or not at all, so first in,
+    first out does as well as least recently used, at a fraction of the
+    cost per entry (an OrderedDict in C)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[_K, _V] = OrderedDict()
+
+    def get(self, key: _K) -> _V | None:
+        return self._entries.get(key)
+
+    def put(self, key: _K, value: _V) -> _V:
+        entries = self._entries
+        if len(entries) >= self.size:
+            entries.popitem(last=False)
+        entries[key] = value
+        return value
+
+
+_minted: _Memo[tuple[DatabaseIdentity, int, int, str], str] = _Memo(_MEMO_SIZE)
+_verified: _Memo[tuple[DatabaseIdentity, str], TokenClaims] = _Memo(_MEMO_SIZE)
 
 
 def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
@@ -103,12 +128,13 @@ def mint(identity: DatabaseIdentity, claims: TokenClaims) -> str:
         payload = ":".join(
             (identity.uuid, identity.epoch, str(claims.state_id), str(claims.user_id), where)
         ).encode("ascii")
-        token = _minted[key] = f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}"
+        token = _minted.put(key, f"{_VERSION}.{_b64(payload)}.{_b64(_sign(identity, payload))}")
         # What `read` will make of it, when the device sends it back.
-        _verified[identity, token] = (
+        _verified.put(
+            (identity, token),
             TokenClaims(claims.state_id, claims.user_id, claims.position)
             if inline
-            else TokenClaims(claims.state_id, claims.user_id, START, where[1:])
+            else TokenClaims(claims.state_id, claims.user_id, START, where[1:]),
         )
     return token
 
@@ -117,7 +143,7 @@ def read(identity: DatabaseIdentity, token: str) -> TokenClaims:
     """Check a token's origin and signature; the caller checks the claims."""
     claims = _verified.get((identity, token))
     if claims is None:
-        claims = _verified[identity, token] = _read(identity, token)
+        claims = _verified.put((identity, token), _read(identity, token))
     return claims
 
 
