@@ -122,6 +122,56 @@ def test_a_state_written_meanwhile_is_left_to_a_pull_of_its_own(
     assert _records(asyncio.run(_pull(database_url, _request("phone", token)))) == [2]
 
 
+def test_a_state_is_written_only_at_its_own_version(database_url: str) -> None:
+    """A state's version is "xmin@ctid", and record_pulls writes the row at
+    that place only if it is still that version of that state. Rows written
+    by one batch share their xmin, and VACUUM FULL, CLUSTER or pg_repack move
+    rows while keeping it: a place may then hold another device's row at
+    the same xmin, which must not be written in its stead; and a place freed
+    by vacuum may hold a later version of the same row, which must not be
+    written for a pull that read an older one."""
+    write_events(database_url, ("res.partner", 1, "create"))
+
+    async def run() -> tuple[dict[int, str], dict[int, str], list[str], list[str]]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            identity = await read_identity(conn)
+            for device in ("phone-a", "phone-b"):  # first pulls: alone
+                await engine.pull(conn, identity, _request(device))
+            write_events(database_url, ("res.partner", 2, "write"))
+            served = await engine.pull_many(
+                conn, identity, [(_request("phone-a"), None), (_request("phone-b"), None)]
+            )
+            assert [_records(r) for r in served] == [[2], [2]]
+            reads = await state_store.read_for_pulls(
+                conn, [(2, "phone-a", "manager_app"), (2, "phone-b", "manager_app")]
+            )
+            a, b = (read.state for read in reads)
+            version_a, version_b = (read.version for read in reads)
+            assert a is not None and b is not None and version_a and version_b
+            assert version_a.split("@")[0] == version_b.split("@")[0]  # one batch, one xmin
+            elsewhere = state_store.PullRecord(
+                a.id, version_b, "manager_app", None, START, START
+            )  # a's state, at the place and xmin of b's row
+            xmin_a, place_a = version_a.split("@")
+            stale = state_store.PullRecord(
+                a.id, f"{int(xmin_a) - 1}@{place_a}", "manager_app", None, START, START
+            )  # a's place, as an older version of a's row (its slot reused since)
+            refused = await state_store.record_pulls(conn, [elsewhere, stale], utcnow())
+            at_home = state_store.PullRecord(
+                a.id, version_a, "manager_app", None, a.acknowledged, a.issued
+            )
+            written = await state_store.record_pulls(conn, [at_home], utcnow())
+            after = await state_store.read_for_pulls(
+                conn, [(2, "phone-a", "manager_app"), (2, "phone-b", "manager_app")]
+            )
+            issued = [read.state.issued.text() for read in after if read.state]
+            return refused, written, issued, [a.issued.text(), b.issued.text()]
+
+    refused, written, issued, before = asyncio.run(run())
+    assert refused == {}
+    assert list(written) != [] and issued == before  # b's row untouched
+
+
 def test_plans_made_on_an_empty_table_still_use_its_indexes(database_url: str) -> None:
     """A server started before its devices prepares the batch statements
     while user_sync_state and update_webhook are empty and never analyzed
