@@ -204,16 +204,16 @@ async def pages_after(conn: Conn, wanted: Sequence[PageWanted]) -> list[Page]:
     """The page of each group, in one statement, at one snapshot; a page's
     `lost` names a model of which events the group's devices had not
     received were deleted."""
+    if not wanted:
+        return []
     cur = await conn.execute(PAGES_SQL, pages_params(wanted))
     rows: list[list[Sequence[Any]]] = [[] for _ in wanted]
     for row in await cur.fetchall():
-        rows[cast(int, row[0])].append(row)
+        rows[cast(int, row[0])].append(row)  # at least one row per group
+    at = _snapshot(rows[0][0][1], rows[0][0][2])  # the statement's, on every row
     pages = []
-    # The statement's own snapshot, the same on every row.
-    at = _snapshot(rows[0][0][1], rows[0][0][2]) if wanted else None
     for group in rows:
         first = group[0]
-        assert at is not None
         if first[3] is not None:
             pages.append(Page(at, [], [], lost=cast(str, first[3])))
             continue
