@@ -7,12 +7,31 @@ from datetime import datetime
 import pytest
 from odoo_webhook_core.capture import CapturedChange
 
+from odoo_webhook_server.storage.events import event_of
 from odoo_webhook_server.sync.coalesce import coalesce
 from odoo_webhook_server.sync.events import Event, EventKind
 
 from .conftest import Stack
 
 T0 = datetime(2026, 11, 1, 12, 0)
+
+
+@pytest.mark.parametrize(
+    ("column", "fields"),
+    [
+        ("name,email", ("name", "email")),
+        (",name,,email,", ("name", "email")),
+        ("name", ("name",)),
+        ("", ()),
+        (None, ()),
+    ],
+)
+def test_an_event_row_names_its_changed_fields_without_empty_names(
+    column: str | None, fields: tuple[str, ...]
+) -> None:
+    row = (7, 100, "res.partner", 3, "write", T0, 2, column)
+    assert event_of(row) == Event(7, 100, "res.partner", 3, "write", T0, 2, fields)
+    assert event_of(row).changed_fields == fields
 
 
 def _events(*kinds: EventKind, fields: tuple[tuple[str, ...], ...] = ()) -> list[Event]:

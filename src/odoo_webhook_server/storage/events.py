@@ -43,16 +43,10 @@ def event_of(row: Sequence[Any]) -> Event:
     """An Event from the columns EVENT_COLUMNS, in that order (plain
     positional: a pull builds hundreds of them)."""
     event_id, txid, model, record_id, kind, timestamp, user_id, fields = row
-    return Event(
-        event_id,
-        txid,
-        model,
-        record_id,
-        kind,
-        timestamp,
-        user_id,
-        tuple(f for f in fields.split(",") if f) if fields else (),
-    )
+    names = fields.split(",") if fields else ()
+    if "" in names:  # "a,,b" or a trailing comma: the empty names dropped
+        names = [name for name in names if name]
+    return Event(event_id, txid, model, record_id, kind, timestamp, user_id, tuple(names))
 
 
 def _keys(model_filter: str) -> str:

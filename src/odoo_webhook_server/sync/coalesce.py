@@ -9,7 +9,6 @@ event and carries that event's id, timestamp and author.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from .events import Event
 
@@ -29,10 +28,10 @@ def coalesce(events: Iterable[Event]) -> list[Event]:
         if event.event == "unlink":
             merged[key] = event
         elif first_kind[key] == "create":
-            merged[key] = replace(event, event="create", changed_fields=())
+            merged[key] = event._replace(event="create", changed_fields=())
         else:
             fields = dict.fromkeys(previous.changed_fields + event.changed_fields)
-            merged[key] = replace(event, event="write", changed_fields=tuple(fields))
+            merged[key] = event._replace(event="write", changed_fields=tuple(fields))
     return [
         event
         for key, event in merged.items()
