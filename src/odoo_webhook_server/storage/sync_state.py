@@ -36,13 +36,19 @@ log = logging.getLogger(__name__)
 _COLUMNS = """id, user_id, device_id, app_type, models_filter, last_event_id, last_sync_time,
               sync_count, is_active, ack_txid, issued_txid, issued_event_id,
               ack_position, issued_position"""
+
+
 # The row's version, "xmin@ctid": PostgreSQL gives every update of a row a new
 # xmin and a new place, so a pull that read the state without locking it
 # writes only if nothing else wrote it meanwhile (record_pull), and finds it by
 # its place, not through an index: while a long transaction keeps the old
 # versions of the rows, each index entry leads to all of them.
-_VERSION = "xmin::text || '@' || ctid::text"
-_VERSIONED = f"{_COLUMNS}, {_VERSION}"
+def _version(row: str) -> str:
+    """The version of the row `row` (a table name or alias), as SQL."""
+    return f"{row}.xmin::text || '@' || {row}.ctid::text"
+
+
+_VERSIONED = f"{_COLUMNS}, {_version('user_sync_state')}"
 
 
 def _position(text: object, legacy: Cursor) -> Position:
@@ -257,7 +263,7 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> di
             )
         )
     cur = await conn.execute(
-        """
+        f"""
         UPDATE user_sync_state s
            SET app_type = v.app_type, models_filter = v.models_filter,
                ack_position = v.ack, ack_txid = v.ack_txid, last_event_id = v.ack_event_id,
@@ -274,7 +280,7 @@ async def record_pulls(conn: Conn, pulls: list[PullRecord], now: datetime) -> di
                 WHERE x.ctid = split_part(v.version, '@', 2)::tid AND x.id = v.id
                 LIMIT 1) AS row
          WHERE s.ctid = row.found AND s.xmin = split_part(v.version, '@', 1)::xid
-        RETURNING s.id, s.xmin::text || '@' || s.ctid::text
+        RETURNING s.id, {_version("s")}
         """,
         (now, now, _json_rows(_RECORD_FIELDS, rows)),
     )
