@@ -76,7 +76,7 @@ class OdooSessionValidator:
             metrics.labelled(metrics.SESSION_CACHE, "hit").inc()  # shares a running check
             session = await asyncio.shield(self._inflight[key])
         else:
-            metrics.SESSION_CACHE.labels("miss").inc()
+            metrics.labelled(metrics.SESSION_CACHE, "miss").inc()
             future: asyncio.Future[OdooSession | None] = asyncio.get_running_loop().create_future()
             self._inflight[key] = future
             try:

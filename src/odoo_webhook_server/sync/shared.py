@@ -63,10 +63,11 @@ class SharedReads:
         except Exception as exc:  # each pull reads on its own, and reports the error
             log.debug("shared read failed: %r", exc)
             outcomes = [None] * len(batch)
-        metrics.SHARED_READS.labels("batches").inc()
-        metrics.SHARED_READS.labels("queries").inc(len({waiting.group for waiting, _ in batch}))
-        metrics.SHARED_READS.labels("pulls").inc(len(batch))
-        metrics.SHARED_READS.labels("served").inc(sum(1 for o in outcomes if o and o.events))
+        shared = metrics.SHARED_READS
+        metrics.labelled(shared, "batches").inc()
+        metrics.labelled(shared, "queries").inc(len({waiting.group for waiting, _ in batch}))
+        metrics.labelled(shared, "pulls").inc(len(batch))
+        metrics.labelled(shared, "served").inc(sum(1 for o in outcomes if o and o.events))
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
@@ -145,11 +146,11 @@ class PullBatches:
                     )
             except Exception as exc:  # each pull reads on its own, and reports the error
                 log.debug("batched pulls failed: %r", exc)
-            metrics.PULL_BATCHES.labels("batches").inc()
-            metrics.PULL_BATCHES.labels("pulls").inc(len(batch))
-            metrics.PULL_BATCHES.labels("alone").inc(outcomes.count(None))
+            metrics.labelled(metrics.PULL_BATCHES, "batches").inc()
+            metrics.labelled(metrics.PULL_BATCHES, "pulls").inc(len(batch))
+            metrics.labelled(metrics.PULL_BATCHES, "alone").inc(outcomes.count(None))
             if self._quiet is not None:
-                metrics.PULL_BATCHES.labels("quiet").inc(self._quiet.skipped - skipped)
+                metrics.labelled(metrics.PULL_BATCHES, "quiet").inc(self._quiet.skipped - skipped)
         finally:  # cancelled too: no pull is left waiting
             for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
