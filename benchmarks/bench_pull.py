@@ -750,7 +750,7 @@ def _result_row(r: Result) -> str:
     n = len(s.client_ms)
 
     def per_pull(cpu: float | None) -> str:
-        return "n/a" if cpu is None or not n else f"{cpu / n * 1000:.2f}"
+        return "n/a" if cpu is None or not n else f"{cpu / n * 1000:.3f}"
 
     other = "n/a"
     if r.busy_cpu is not None and r.server_cpu is not None and r.pg_cpu is not None:

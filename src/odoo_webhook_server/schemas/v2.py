@@ -169,17 +169,15 @@ def pull_out_json(
             "new_events_count": len(events),
             "events": [
                 {
-                    "id": event.id,
-                    "model": event.model,
-                    "record_id": event.record_id,
-                    "event": event.event,
-                    "timestamp": event.timestamp,
-                    "user_id": event.user_id,
-                    "changed_fields": list(event.changed_fields)
-                    if event.event == "write"
-                    else None,
+                    "id": event_id,
+                    "model": model,
+                    "record_id": record_id,
+                    "event": kind,
+                    "timestamp": timestamp,
+                    "user_id": user_id,
+                    "changed_fields": list(fields) if kind == "write" else None,
                 }
-                for event in events
+                for event_id, _txid, model, record_id, kind, timestamp, user_id, fields in events
             ],
             "next_sync_token": next_sync_token,
             "last_sync_time": last_sync_time,

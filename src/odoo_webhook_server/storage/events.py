@@ -210,9 +210,11 @@ async def pages_after(conn: Conn, wanted: Sequence[PageWanted]) -> list[Page]:
         first = group[0]
         if first[3] is not None:
             pages.append(Page(at, [], [], lost=cast(str, first[3])))
-            continue
-        found = [row for row in group if row[4] is not None]
-        pages.append(Page(at, [event_of(row[5:]) for row in found], [row[4] == 1 for row in found]))
+        elif first[4] is None:  # LEFT JOIN: one row without an event, the empty page
+            pages.append(Page(at, [], []))
+        else:
+            events = [event_of(row[5:]) for row in group]
+            pages.append(Page(at, events, [row[4] == 1 for row in group]))
     return pages
 
 

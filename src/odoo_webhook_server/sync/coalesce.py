@@ -16,9 +16,13 @@ __all__ = ["coalesce"]
 
 
 def coalesce(events: Iterable[Event]) -> list[Event]:
+    page = list(events)
+    # Most pages name each record once: nothing to merge.
+    if len({(event.model, event.record_id) for event in page}) == len(page):
+        return page
     first_kind: dict[tuple[str, int], str] = {}
     merged: dict[tuple[str, int], Event] = {}
-    for event in events:
+    for event in page:
         key = (event.model, event.record_id)
         previous = merged.pop(key, None)  # re-inserted below: dict order = last-event order
         if previous is None:
