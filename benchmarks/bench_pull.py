@@ -809,6 +809,47 @@ def _print_results(results: list[Result]) -> None:
                 )
 
 
+def _cpu_per_pull(r: Result) -> tuple[float, float] | None:
+    """Server and PostgreSQL CPU ms per pull of one measurement."""
+    n = len(r.samples.client_ms)
+    if not n or r.server_cpu is None or r.pg_cpu is None:
+        return None
+    return r.server_cpu / n * 1000, r.pg_cpu / n * 1000
+
+
+def _print_server_vs_postgres(results: list[Result]) -> None:
+    """Server CPU per pull against PostgreSQL's, and what a pull of 100
+    events costs each of them beyond an empty one (full - empty, same
+    database and concurrency): the server's excess is its per-request cost."""
+    print("\n== server CPU per pull / PostgreSQL CPU per pull")
+    for r in results:
+        cost = _cpu_per_pull(r)
+        if cost is not None and cost[1] > 0:
+            print(
+                f"  {r.scenario.key:<6} c={r.concurrency:<3} {r.db.label:<6}"
+                f" {cost[0]:.3f} / {cost[1]:.3f} ms = x{cost[0] / cost[1]:.2f}"
+            )
+    for full in (r for r in results if r.scenario.key == "full"):
+        empty = next(
+            (
+                r
+                for r in results
+                if r.scenario.key == "empty"
+                and r.db is full.db
+                and r.concurrency == full.concurrency
+            ),
+            None,
+        )
+        full_cost, empty_cost = _cpu_per_pull(full), empty and _cpu_per_pull(empty)
+        if full_cost is None or not empty_cost:
+            continue
+        print(
+            f"  c={full.concurrency:<3} {full.db.label:<6} an empty pull: server"
+            f" {empty_cost[0]:.3f}, PostgreSQL {empty_cost[1]:.3f} ms; 100 events more: server"
+            f" {full_cost[0] - empty_cost[0]:.3f}, PostgreSQL {full_cost[1] - empty_cost[1]:.3f} ms"
+        )
+
+
 def _position(conn: Conn, event_id: int) -> tuple[int, int]:
     row = conn.execute("SELECT txid, id FROM update_webhook WHERE id = %s", (event_id,)).fetchone()
     assert row is not None
@@ -1065,6 +1106,7 @@ def main(argv: list[str] | None = None) -> int:
                 " other load: cores that processes outside the benchmark used meanwhile."
             )
             _print_results(results)
+            _print_server_vs_postgres(results)
             large = databases[-1]
             for pick in ("behind", "sales_behind"):
                 with psycopg.connect(large.url, autocommit=True) as conn:
