@@ -750,7 +750,8 @@ def _result_row(r: Result) -> str:
     n = len(s.client_ms)
 
     def per_pull(cpu: float | None) -> str:
-        return "n/a" if cpu is None or not n else f"{cpu / n * 1000:.3f}"
+        ms = _ms_per_pull(cpu, n)
+        return "n/a" if ms is None else f"{ms:.3f}"
 
     other = "n/a"
     if r.busy_cpu is not None and r.server_cpu is not None and r.pg_cpu is not None:
@@ -809,12 +810,15 @@ def _print_results(results: list[Result]) -> None:
                 )
 
 
+def _ms_per_pull(cpu_seconds: float | None, pulls: int) -> float | None:
+    return None if cpu_seconds is None or not pulls else cpu_seconds / pulls * 1000
+
+
 def _cpu_per_pull(r: Result) -> tuple[float, float] | None:
     """Server and PostgreSQL CPU ms per pull of one measurement."""
     n = len(r.samples.client_ms)
-    if not n or r.server_cpu is None or r.pg_cpu is None:
-        return None
-    return r.server_cpu / n * 1000, r.pg_cpu / n * 1000
+    server, pg = _ms_per_pull(r.server_cpu, n), _ms_per_pull(r.pg_cpu, n)
+    return None if server is None or pg is None else (server, pg)
 
 
 def _print_server_vs_postgres(results: list[Result]) -> None:
@@ -840,8 +844,10 @@ def _print_server_vs_postgres(results: list[Result]) -> None:
             ),
             None,
         )
-        full_cost, empty_cost = _cpu_per_pull(full), empty and _cpu_per_pull(empty)
-        if full_cost is None or not empty_cost:
+        if empty is None:
+            continue
+        full_cost, empty_cost = _cpu_per_pull(full), _cpu_per_pull(empty)
+        if full_cost is None or empty_cost is None:
             continue
         print(
             f"  c={full.concurrency:<3} {full.db.label:<6} an empty pull: server"
